@@ -1,0 +1,5 @@
+"""Allow `python -m alexgen`."""
+
+from alexgen.cli import main
+
+main()

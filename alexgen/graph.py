@@ -1,0 +1,228 @@
+"""The intermediate representation: named nodes in order, with resolved inputs and analysed shapes."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+
+from alexgen import analysis
+from alexgen.analysis import Field, Shape, ShapeError, Window
+from alexgen.diagnostics import Diagnostic, Diagnostics
+from alexgen.loader import SourceMap
+from alexgen.spec import LayerBase, Spec
+
+INPUT = "input"
+
+
+@dataclass
+class Node:
+    """One layer of the network, with everything the analyzer knows about it."""
+
+    index: int
+    name: str
+    type: str
+    layer: LayerBase
+    inputs: list[str]
+    input_shapes: list[Shape]
+    shape: Shape
+    params: int
+    trainable: int
+    macs: int
+    field: Field
+    window: Window | None
+
+    @property
+    def non_trainable(self) -> int:
+        """Parameters that no optimizer updates (batch-norm moving statistics)."""
+        return self.params - self.trainable
+
+    @property
+    def size(self) -> int:
+        """Number of output activations for one example."""
+        return math.prod(self.shape)
+
+
+@dataclass
+class Graph:
+    """A validated, analysed network."""
+
+    spec: Spec
+    nodes: list[Node]
+    path: str
+    sha256: str
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The spec's snake_case name."""
+        return self.spec.name
+
+    @property
+    def input_shape(self) -> Shape:
+        """Height, width, channels of one example."""
+        return tuple(self.spec.input_shape)
+
+    @property
+    def output(self) -> Node:
+        """The last layer, whose output is the network's."""
+        return self.nodes[-1]
+
+    @property
+    def is_chain(self) -> bool:
+        """True when every layer reads only the one before it."""
+        previous = INPUT
+        for node in self.nodes:
+            if node.inputs != [previous]:
+                return False
+            previous = node.name
+        return True
+
+    def node(self, name: str) -> Node:
+        """The node called `name`."""
+        return next(n for n in self.nodes if n.name == name)
+
+    def consumers(self, name: str) -> list[Node]:
+        """Nodes that read the output of `name`."""
+        return [n for n in self.nodes if name in n.inputs]
+
+    @property
+    def total_params(self) -> int:
+        """All parameters, trainable or not."""
+        return sum(n.params for n in self.nodes)
+
+    @property
+    def trainable_params(self) -> int:
+        """Parameters an optimizer updates."""
+        return sum(n.trainable for n in self.nodes)
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates for one example."""
+        return sum(n.macs for n in self.nodes)
+
+    @property
+    def activation_count(self) -> int:
+        """Activations held for one example: the input plus every layer's output."""
+        return math.prod(self.input_shape) + sum(n.size for n in self.nodes)
+
+
+def default_names(layers: list[tuple[str, str | None]]) -> list[str]:
+    """Each layer's name from (type, name): the given one, or `<type>_<n>` counting that type from 1."""
+    counts: dict[str, int] = {}
+    names = []
+    for kind, given in layers:
+        counts[kind] = counts.get(kind, 0) + 1
+        names.append(given or f"{kind}_{counts[kind]}")
+    return names
+
+
+def layer_names(spec: Spec) -> list[str]:
+    """The name of every layer of a validated spec."""
+    return default_names([(layer.type, layer.name) for layer in spec.layers])  # type: ignore[attr-defined]
+
+
+def _check_names(names: list[str], spec: Spec, source: SourceMap, problems: Diagnostics) -> None:
+    first: dict[str, int] = {}
+    for index, name in enumerate(names):
+        path = ("layers", index, "name")
+        if name == INPUT:
+            problems.add(source.diagnostic(path, f"'{INPUT}' names the network input and cannot name a layer",
+                                           hint="choose another name", layer=name, index=index))
+        elif name in first:
+            given = "" if spec.layers[index].name else " (the default name of this layer)"
+            problems.add(source.diagnostic(path, f"duplicate layer name '{name}'{given}; layer {first[name]} "
+                                           "already has it", hint="give every layer a unique `name`",
+                                           layer=name, index=index))
+        else:
+            first[name] = index
+
+
+def _reaches(start: str, target: str, edges: dict[str, list[str]]) -> list[str] | None:
+    """A path start → … → target following input edges, if any."""
+    stack, seen = [[start]], set()
+    while stack:
+        path = stack.pop()
+        if path[-1] == target:
+            return path
+        if path[-1] in seen:
+            continue
+        seen.add(path[-1])
+        stack.extend([*path, nxt] for nxt in edges.get(path[-1], []))
+    return None
+
+
+def _resolve_inputs(spec: Spec, names: list[str], source: SourceMap, problems: Diagnostics) -> list[list[str]]:
+    positions = {name: i for i, name in reversed(list(enumerate(names)))}
+    edges = {names[i]: (layer.inputs or ([names[i - 1]] if i else [INPUT])) for i, layer in enumerate(spec.layers)}
+    resolved = []
+    for index, layer in enumerate(spec.layers):
+        inputs = edges[names[index]]
+        for k, ref in enumerate(layer.inputs or []):
+            path = ("layers", index, "inputs", k)
+            if ref == INPUT:
+                continue
+            if ref not in positions:
+                close = difflib.get_close_matches(ref, [INPUT, *names], n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"known names: {', '.join([INPUT, *names][:12])}"
+                problems.add(source.diagnostic(path, f"unknown input '{ref}'", hint=hint, layer=names[index],
+                                               index=index))
+            elif positions[ref] >= index:
+                cycle = _reaches(ref, names[index], edges)
+                message = (f"cycle: {' -> '.join([names[index], *cycle])}" if cycle and ref != names[index]
+                           else f"layer '{ref}' reads its own output (a cycle)" if ref == names[index]
+                           else f"forward reference to '{ref}', defined later (layer {positions[ref]})")
+                problems.add(source.diagnostic(path, message, hint="list every layer after the layers it reads",
+                                               layer=names[index], index=index))
+        if len(set(inputs)) != len(inputs):
+            problems.add(source.diagnostic(("layers", index, "inputs"), "the same input is listed twice",
+                                           layer=names[index], index=index))
+        if len(inputs) > 1 and layer.type != "concatenate":  # type: ignore[attr-defined]
+            problems.add(source.diagnostic(("layers", index, "inputs"), f"a {layer.type} layer takes one input, "  # type: ignore[attr-defined]
+                                           f"got {len(inputs)}", hint="join several inputs with a concatenate layer",
+                                           layer=names[index], index=index))
+        resolved.append(inputs)
+    return resolved
+
+
+def _analyse(spec: Spec, names: list[str], inputs: list[list[str]], source: SourceMap,
+             problems: Diagnostics) -> list[Node]:
+    known: dict[str, tuple[Shape, Field]] = {INPUT: (tuple(spec.input_shape), Field())}
+    nodes = []
+    for index, layer in enumerate(spec.layers):
+        if any(ref not in known for ref in inputs[index]):
+            continue  # an input failed or is unknown; already reported, do not cascade
+        shapes = [known[ref][0] for ref in inputs[index]]
+        fields = [known[ref][1] for ref in inputs[index]]
+        try:
+            stats = analysis.apply_rule(layer, shapes, fields)
+        except ShapeError as exc:
+            key_path = ("layers", index, exc.key) if exc.key else ("layers", index, "type")
+            problems.add(source.diagnostic(key_path, str(exc), hint=exc.hint, layer=names[index], index=index,
+                                           key=exc.key is None))
+            continue
+        node = Node(index, names[index], layer.type, layer, inputs[index], shapes, stats.shape,  # type: ignore[attr-defined]
+                    stats.params, stats.trainable, stats.macs, stats.field, stats.window)
+        known[node.name] = (node.shape, node.field)
+        nodes.append(node)
+    return nodes
+
+
+def _warn_unused(nodes: list[Node], source: SourceMap, problems: Diagnostics) -> None:
+    used = {ref for node in nodes for ref in node.inputs}
+    for node in nodes[:-1]:
+        if node.name not in used:
+            problems.add(source.diagnostic(("layers", node.index, "type"), "this layer's output is never used",
+                                           hint="the last layer is the output; feed this one into it or remove it",
+                                           layer=node.name, index=node.index, level="warning", key=True))
+
+
+def build_graph(spec: Spec, source: SourceMap, sha256: str, problems: Diagnostics) -> Graph:
+    """Name, connect and analyse every layer, collecting problems instead of stopping at the first."""
+    names = layer_names(spec)
+    _check_names(names, spec, source, problems)
+    inputs = _resolve_inputs(spec, names, source, problems)
+    nodes = _analyse(spec, names, inputs, source, problems)
+    if not problems.errors:
+        _warn_unused(nodes, source, problems)
+    return Graph(spec, nodes, source.file, sha256, [d for d in problems.items if d.level == "warning"])

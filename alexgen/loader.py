@@ -1,0 +1,216 @@
+"""Load YAML or JSON safely, keeping every node's position and refusing duplicate keys."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from alexgen.diagnostics import Diagnostic, SpecError
+
+Path_ = tuple[str | int, ...]
+
+MAX_NODES = 50_000
+MAX_DEPTH = 40
+MAX_BYTES = 2_000_000
+
+_YAML_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {f"{_YAML_TAG}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
+
+
+class _Yaml12Resolver(yaml.SafeLoader):
+    """SafeLoader that also reads `1e-4` as a float, as YAML 1.2 and JSON do."""
+
+
+_Yaml12Resolver.add_implicit_resolver(
+    f"{_YAML_TAG}float",
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+@dataclass
+class SourceMap:
+    """Positions (1-based line and column) of every value and mapping key by data path."""
+
+    file: str
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
+        """Position of the deepest known node on `path` (the key itself when `key`)."""
+        for end in range(len(path), -1, -1):
+            prefix = tuple(path[:end])
+            if key and prefix in self.keys:
+                return self.keys[prefix]
+            if prefix in self.values:
+                return self.values[prefix]
+        return (1, 1)
+
+    def diagnostic(self, path: Path_, message: str, *, hint: str | None = None, key: bool = False,
+                   layer: str | None = None, index: int | None = None, level: str = "error") -> Diagnostic:
+        """A diagnostic placed at `path`."""
+        line, column = self.locate(path, key=key)
+        return Diagnostic(message, self.file, line, column, hint, layer, index, level)  # type: ignore[arg-type]
+
+
+@dataclass
+class LoadedDocument:
+    """Plain data read from a spec file, with its source map and content hash."""
+
+    data: dict[str, Any]
+    source: SourceMap
+    path: str
+    sha256: str
+    problems: list[Diagnostic] = field(default_factory=list)
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    """Turns a composed YAML node tree into plain Python data, within a budget."""
+
+    def __init__(self, source: SourceMap) -> None:
+        self.source = source
+        self.problems: list[Diagnostic] = []
+        self.count = 0
+        self.scalars = yaml.SafeLoader("")
+
+    def problem(self, node: yaml.Node, message: str, hint: str | None = None) -> None:
+        line, column = _mark(node)
+        self.problems.append(Diagnostic(message, self.source.file, line, column, hint))
+
+    def build(self, node: yaml.Node, path: Path_, depth: int = 0) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _BudgetExceeded(node, f"the document expands to more than {MAX_NODES} nodes")
+        if depth > MAX_DEPTH:
+            raise _BudgetExceeded(node, f"the document nests deeper than {MAX_DEPTH} levels")
+        self.source.values.setdefault(path, _mark(node))
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            self.check_tag(node, f"{_YAML_TAG}seq")
+            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        return self.scalar(node)
+
+    def check_tag(self, node: yaml.Node, expected: str) -> None:
+        if node.tag != expected:
+            self.problem(node, f"YAML tag '{node.tag}' is not allowed", "specs are plain data: remove the tag")
+
+    def scalar(self, node: yaml.Node) -> Any:
+        if node.tag not in _SCALAR_TAGS:
+            self.problem(node, f"YAML tag '{node.tag}' is not allowed", "specs are plain data: remove the tag")
+            return node.value
+        if node.tag == f"{_YAML_TAG}timestamp":
+            return node.value
+        return self.scalars.construct_object(node, deep=True)
+
+    def mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[str, Any]:
+        self.check_tag(node, f"{_YAML_TAG}map")
+        result: dict[str, Any] = {}
+        first_seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == f"{_YAML_TAG}merge":
+                self.merge(result, value_node, path, depth)
+                continue
+            key = self.build(key_node, (*path, "<key>"), depth + 1)
+            if not isinstance(key, str):
+                self.problem(key_node, f"mapping key {key!r} is not a string", "quote the key")
+                key = str(key)
+            if key in first_seen:
+                self.problem(key_node, f"duplicate key '{key}' (first given on line {first_seen[key]})",
+                             "remove one of the two; YAML would silently keep the last")
+                continue
+            first_seen[key] = key_node.start_mark.line + 1
+            self.source.keys[(*path, key)] = _mark(key_node)
+            result[key] = self.build(value_node, (*path, key), depth + 1)
+        return result
+
+    def merge(self, result: dict[str, Any], value_node: yaml.Node, path: Path_, depth: int) -> None:
+        sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        for source in sources:
+            if not isinstance(source, yaml.MappingNode):
+                self.problem(source, "a YAML merge key ('<<') needs a mapping")
+                continue
+            for key, value in self.mapping(source, path, depth + 1).items():
+                result.setdefault(key, value)
+
+
+class _BudgetExceeded(Exception):
+    def __init__(self, node: yaml.Node, message: str) -> None:
+        self.node = node
+        super().__init__(message)
+
+
+def _decode(raw: bytes, file: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise SpecError([Diagnostic(f"the file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})", file, line,
+                                    column, "save the spec as UTF-8")]) from None
+
+
+def _compose(text: str, file: str) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=_Yaml12Resolver)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = f"YAML syntax error: {exc.problem or exc.context}"
+        hint = "YAML indents with spaces, never tabs" if "\t" in text and "tab" in str(exc) else None
+        raise SpecError([Diagnostic(message, file, line, column, hint)]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Diagnostic(f"YAML error: {exc}", file)]) from None
+    except RecursionError:
+        raise SpecError([Diagnostic(f"the document nests too deeply (limit {MAX_DEPTH})", file)]) from None
+
+
+def parse_text(text: str, file: str = "<spec>") -> tuple[dict[str, Any], SourceMap, list[Diagnostic]]:
+    """Parse spec text into data, a source map and recoverable problems (duplicate keys, tags).
+
+    Unrecoverable problems (syntax, encoding, budget, not a mapping) raise SpecError.
+    """
+    if not text.strip():
+        raise SpecError([Diagnostic("the spec file is empty", file, hint="start from spec/alexnet.yaml")])
+    node = _compose(text, file)
+    if node is None:
+        raise SpecError([Diagnostic("the spec file holds no document", file)])
+    source = SourceMap(file)
+    builder = _Builder(source)
+    try:
+        data = builder.build(node, ())
+    except _BudgetExceeded as exc:
+        line, column = _mark(exc.node)
+        raise SpecError([Diagnostic(str(exc), file, line, column,
+                                    "anchors and aliases may not expand a spec beyond its budget")]) from None
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        raise SpecError([Diagnostic(f"the top level of a spec must be a mapping, not {kind}", file,
+                                    *_mark(node), "start with `alexgen: 1` and `name: ...`")])
+    return data, source, builder.problems
+
+
+def load_document(path: str | Path, display: str | None = None) -> LoadedDocument:
+    """Read, decode and parse a spec file."""
+    file = display or str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise SpecError([Diagnostic(f"cannot read the spec: {exc.strerror or exc}", file)]) from None
+    if len(raw) > MAX_BYTES:
+        raise SpecError([Diagnostic(f"the spec is larger than {MAX_BYTES} bytes", file)])
+    text = _decode(raw, file)
+    data, source, problems = parse_text(text, file)
+    return LoadedDocument(data, source, file, hashlib.sha256(raw).hexdigest(), problems)
+
+
