@@ -160,14 +160,24 @@ def _decode(raw: bytes, file: str) -> str:
                                     column, "save the spec as UTF-8")]) from None
 
 
+_JSON_TAB = re.compile(r'"(?:[^"\\\n]|\\.)*"|\t')
+
+
+def _untab_json(text: str) -> str:
+    """JSON may indent with tabs, which YAML refuses: outside strings they become spaces (same columns)."""
+    if not text.lstrip("\ufeff \t\r\n").startswith("{"):
+        return text
+    return _JSON_TAB.sub(lambda m: " " if m.group(0) == "\t" else m.group(0), text)
+
+
 def _compose(text: str, file: str) -> yaml.Node | None:
     try:
-        return yaml.compose(text, Loader=_Yaml12Resolver)
+        return yaml.compose(_untab_json(text), Loader=_Yaml12Resolver)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = f"YAML syntax error: {exc.problem or exc.context}"
-        hint = "YAML indents with spaces, never tabs" if "\t" in text and "tab" in str(exc) else None
+        hint = "YAML indents with spaces, never tabs" if "'\\t'" in str(exc) else None
         raise SpecError([Diagnostic(message, file, line, column, hint)]) from None
     except yaml.YAMLError as exc:
         raise SpecError([Diagnostic(f"YAML error: {exc}", file)]) from None

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator,
 IDENTIFIER = r"^[A-Za-z][A-Za-z0-9_]*$"
 SNAKE_CASE = r"^[a-z][a-z0-9_]*$"
 MAX_NAME = 64
+SOFT_KEYWORDS = frozenset({"_", "case", "match", "type"})  # fixed, so validity does not depend on the Python version
 
 NonNegInt = Annotated[int, Field(ge=0)]
 Size = Annotated[PositiveInt, Field(le=1_000_000)]
@@ -25,7 +26,7 @@ Activation = Literal["relu", "softmax", "sigmoid", "tanh", "linear"]
 
 def check_name(value: str) -> str:
     """Reject Python keywords and dunder-like names; the pattern is checked by the field."""
-    if keyword.iskeyword(value) or keyword.issoftkeyword(value):
+    if keyword.iskeyword(value) or value in SOFT_KEYWORDS:
         raise ValueError(f"'{value}' is a Python keyword")
     if "__" in value:
         raise ValueError(f"'{value}' contains '__', which is reserved")

@@ -1,0 +1,1 @@
+"""Code emitters, one module per target framework."""
