@@ -105,7 +105,9 @@ def _window(layer: s.Conv2D | s.Pool2D, shape: tuple[int, int, int], kernel: Pai
         padded = shape[axis] + pads[axis][0] + pads[axis][1]
         effective = (kernel[axis] - 1) * dilation[axis] + 1
         if effective > padded:
-            raise ShapeError(f"the {label} {shape[axis]} (padded: {padded}) is smaller than the window ({effective})",
+            out_size = (padded - effective) // strides[axis] + 1
+            raise ShapeError(f"the {label} {shape[axis]} (padded: {padded}) is smaller than the window ({effective}), "
+                             f"so the output {label} would be {out_size}",
                              "use a smaller kernel or pool, `padding: same`, or remove a downsampling layer",
                              "kernel_size" if isinstance(layer, s.Conv2D) else "pool_size")
         out.append((padded - effective) // strides[axis] + 1)

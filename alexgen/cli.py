@@ -61,6 +61,62 @@ def analyze(spec: str | None, fmt: str) -> None:
         report.print_table(graph)
 
 
+def load_all_or_exit(specs: tuple[str, ...]) -> list[tuple["Graph", str]]:  # noqa: F821
+    """Analysed graphs of every SPEC (default: every spec in ./spec, else the bundled ones), or exit 2."""
+    from alexgen.resources import data_dir, spec_files
+    from alexgen.validate import load_graph
+
+    if specs:
+        pairs = [(Path(p), Path(p).as_posix()) for p in specs]
+    else:
+        folder = Path("spec") if Path("spec").is_dir() else data_dir("spec")
+        pairs = [(p, f"spec/{p.name}") for p in spec_files(folder)]
+    graphs, problems = [], []
+    for path, display in pairs:
+        try:
+            graphs.append((load_graph(path, display), display))
+        except SpecError as exc:
+            problems.extend(exc.diagnostics)
+    if problems:
+        report_problems(problems)
+        sys.exit(EXIT_INVALID)
+    for graph, _ in graphs:
+        report_problems(graph.warnings)
+    return graphs
+
+
+@cli.command()
+@click.argument("specs", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--target", type=click.Choice(["keras", "pytorch", "all"]), default="all", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(), default="generated", show_default=True,
+              help="Output folder (gets keras/ and pytorch/ packages).")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when a generated file is stale.")
+@click.option("--templates", "templates_dir", type=click.Path(file_okay=False, exists=True),
+              help="Folder of template overrides, searched before alexgen's own (same relative names).")
+@click.option("--force", is_flag=True, help="Overwrite files that do not carry alexgen's header.")
+def render(specs: tuple[str, ...], target: str, out_dir: str, check: bool, templates_dir: str | None,
+           force: bool) -> None:
+    """Render SPECs (default: every spec in spec/) into Keras 3 and/or PyTorch modules."""
+    from alexgen.render import TARGETS, RenderError, render_outputs, stale, write_outputs
+
+    graphs = load_all_or_exit(specs)
+    targets = list(TARGETS) if target == "all" else [target]
+    try:
+        outputs = render_outputs(graphs, targets, Path(templates_dir) if templates_dir else None)
+        if check:
+            diffs = stale(outputs, Path(out_dir))
+            for diff in diffs:
+                click.echo(diff)
+            click.echo(f"{len(diffs)} of {len(outputs)} generated files are stale." if diffs
+                       else f"all {len(outputs)} generated files are up to date.", err=True)
+            sys.exit(1 if diffs else 0)
+        written = write_outputs(outputs, Path(out_dir), force)
+    except RenderError as exc:
+        report_problems(exc.diagnostics)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"wrote {len(written)} file(s), {len(outputs) - len(written)} unchanged, in {out_dir}/", err=True)
+
+
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of the spec language (for editors and CI)."""
@@ -70,11 +126,19 @@ def schema() -> None:
 
 
 def main() -> None:
-    """Entry point: never show a traceback for a problem in the input."""
+    """Entry point: never show a traceback (set ALEXGEN_DEBUG=1 to see one for a bug report)."""
+    import os
+
     try:
         cli(standalone_mode=True)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("ALEXGEN_DEBUG"):
+            raise
+        click.echo(f"alexgen: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("This is a bug in alexgen; rerun with ALEXGEN_DEBUG=1 for the details.", err=True)
+        sys.exit(70)
 
 
 if __name__ == "__main__":

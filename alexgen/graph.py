@@ -15,6 +15,12 @@ from alexgen.spec import LayerBase, Spec
 INPUT = "input"
 
 
+class Unchecked(LayerBase):
+    """Stand-in for a layer that failed validation: its name and inputs still count, its shape is unknown."""
+
+    type: str
+
+
 @dataclass
 class Node:
     """One layer of the network, with everything the analyzer knows about it."""
@@ -163,8 +169,9 @@ def _resolve_inputs(spec: Spec, names: list[str], source: SourceMap, problems: D
             if ref == INPUT:
                 continue
             if ref not in positions:
-                close = difflib.get_close_matches(ref, [INPUT, *names], n=1)
-                hint = f"did you mean '{close[0]}'?" if close else f"known names: {', '.join([INPUT, *names][:12])}"
+                known = list(dict.fromkeys([INPUT, *names]))
+                close = difflib.get_close_matches(ref, known, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"known names: {', '.join(known[:12])}"
                 problems.add(source.diagnostic(path, f"unknown input '{ref}'", hint=hint, layer=names[index],
                                                index=index))
             elif positions[ref] >= index:
@@ -190,8 +197,8 @@ def _analyse(spec: Spec, names: list[str], inputs: list[list[str]], source: Sour
     known: dict[str, tuple[Shape, Field]] = {INPUT: (tuple(spec.input_shape), Field())}
     nodes = []
     for index, layer in enumerate(spec.layers):
-        if any(ref not in known for ref in inputs[index]):
-            continue  # an input failed or is unknown; already reported, do not cascade
+        if isinstance(layer, Unchecked) or any(ref not in known for ref in inputs[index]):
+            continue  # invalid, or an input failed or is unknown; already reported, do not cascade
         shapes = [known[ref][0] for ref in inputs[index]]
         fields = [known[ref][1] for ref in inputs[index]]
         try:

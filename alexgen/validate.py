@@ -7,12 +7,12 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from alexgen.diagnostics import Diagnostic, Diagnostics
-from alexgen.graph import Graph, build_graph, default_names
+from alexgen.graph import Graph, Unchecked, build_graph, default_names
 from alexgen.loader import LoadedDocument, SourceMap, load_document, parse_text
-from alexgen.spec import LAYER_MODELS, TAGGED_MODELS, Regularizer, Spec, Training
+from alexgen.spec import LAYER_MODELS, TAGGED_MODELS, Layer, LayerBase, Regularizer, Spec, Training
 
 _CONTEXT_MODELS: dict[tuple[str, ...], type[BaseModel]] = {(): Spec, ("training",): Training}
 
@@ -65,7 +65,7 @@ def _describe(error: dict[str, Any], data: Any, path: tuple[str | int, ...]) -> 
     if kind == "missing":
         return f"missing required key '{error['loc'][-1]}'", None, False
     if kind == "union_tag_invalid":
-        tags = sorted(LAYER_MODELS) if "layers" in path[:1] else sorted(TAGGED_MODELS)
+        tags = sorted(LAYER_MODELS) if len(path) == 2 and path[0] == "layers" else sorted(TAGGED_MODELS)
         given = error["ctx"]["tag"]
         hint = _suggest(given, tags) or f"known types: {', '.join(tags)}"
         return f"unknown type '{given}'", hint, False
@@ -77,25 +77,69 @@ def _describe(error: dict[str, Any], data: Any, path: tuple[str | int, ...]) -> 
         return f"expected an integer, got {value!r}", "sizes and counts are whole numbers", False
     if kind == "literal_error" and error["loc"][-1] == "alexgen":
         return f"unsupported spec format version {value!r}", "this alexgen reads `alexgen: 1`", False
+    if kind == "literal_error":
+        words = _literal_words(error)
+        hint = _suggest(value, words) if isinstance(value, str) else None
+        return f"invalid value {value!r}: expected {', '.join(repr(w) for w in words)}", hint, False
     if kind == "string_pattern_mismatch":
         return (f"{value!r} is not a valid name", "names are ASCII identifiers: a letter, then letters, digits or "
                 "underscores (the spec's own name is lower snake_case)", False)
     message = error["msg"].replace("Value error, ", "")
-    return f"{message} (got {value!r})" if not isinstance(value, (dict, list)) else message, None, False
+    hint = f"rename it, e.g. '{value}_'" if "Python keyword" in message else None
+    if isinstance(value, (dict, list)) or f"(got {value!r})" in message or f"'{value}'" in message:
+        return message, hint, False
+    return f"{message} (got {value!r})", hint, False
+
+
+def _branch(error: dict[str, Any], data: Any) -> tuple[tuple[str | int, ...], str] | None:
+    """The innermost plain (not tag-discriminated) union an error comes from: its data path and branch label."""
+    path: list[str | int] = []
+    found = None
+    for part in error["loc"]:
+        if (isinstance(data, dict) and part in data) or (isinstance(data, list) and isinstance(part, int)
+                                                         and part < len(data)):
+            data = data[part]
+            path.append(part)
+        elif not (isinstance(data, dict) and data.get("type") == part):
+            found = (tuple(path), str(part))
+    return found
+
+
+def _mismatched(error: dict[str, Any]) -> bool:
+    """An error saying the value has the wrong kind altogether (the branch does not fit at all)."""
+    return error["type"].endswith("_type") or error["type"] == "literal_error"
+
+
+def _best_branches(errors: list[dict[str, Any]], data: Any) -> list[dict[str, Any]]:
+    """Drop union branches that do not fit the value's kind when another branch at the same place does."""
+    fitting = {_branch(e, data) for e in errors if not _mismatched(e)}
+    sites = {branch[0] for branch in fitting if branch}
+    return [e for e in errors if (b := _branch(e, data)) is None or b[0] not in sites or b in fitting]
+
+
+def _group(errors: list[dict[str, Any]], data: Any) -> dict[tuple[str | int, ...], list[dict[str, Any]]]:
+    """Errors by the data location they concern; unknown and missing keys by the key itself."""
+    groups: dict[tuple[str | int, ...], list[dict[str, Any]]] = {}
+    for error in _best_branches(errors, data):
+        path = _data_path(data, error["loc"])
+        if error["type"] == "missing" or (error["type"] == "extra_forbidden" and error["loc"][-1] not in path[-1:]):
+            path = (*path, error["loc"][-1])
+        groups.setdefault(path, []).append(error)
+    return groups
 
 
 def validation_diagnostics(exc: ValidationError, data: dict[str, Any], source: SourceMap) -> list[Diagnostic]:
     """One located diagnostic per data location, however many union branches failed there."""
     names = layer_names_or_none(data)
-    groups: dict[tuple[str | int, ...], list[dict[str, Any]]] = {}
-    for error in exc.errors():
-        path = _data_path(data, error["loc"])
-        if error["type"] == "extra_forbidden" and error["loc"][-1] not in path[-1:]:
-            path = (*path, error["loc"][-1])
-        groups.setdefault(path, []).append(error)
+    groups = _group(exc.errors(), data)
+    described = {path: _describe(errors[0], data, path) if len(errors) == 1 else _union(errors)
+                 for path, errors in groups.items()}
+    typos = {(path[:-1], hint) for path, (message, hint, _) in described.items() if message.startswith("unknown key")}
     found = []
     for path, errors in groups.items():
-        message, hint, at_key = _describe(errors[0], data, path) if len(errors) == 1 else _union(errors)
+        message, hint, at_key = described[path]
+        if errors[0]["type"] == "missing" and (path[:-1], f"did you mean '{path[-1]}'?") in typos:
+            continue  # the misspelt key is reported, with this name as its suggestion
         layer, index = None, None
         if len(path) >= 2 and path[0] == "layers" and isinstance(path[1], int):
             index = path[1]
@@ -105,14 +149,20 @@ def validation_diagnostics(exc: ValidationError, data: dict[str, Any], source: S
 
 
 _KIND_WORDS = {"int_type": "an integer", "list_type": "a list", "float_type": "a number", "string_type": "a string",
-               "bool_type": "true or false", "model_type": "a mapping", "dict_type": "a mapping"}
+               "bool_type": "true or false", "model_type": "a mapping", "dict_type": "a mapping",
+               "model_attributes_type": "a mapping", "union_tag_invalid": "a mapping with a known `type`",
+               "union_tag_not_found": "a mapping with a `type`"}
+
+
+def _literal_words(error: dict[str, Any]) -> list[str]:
+    """The allowed values of a failed Literal, from pydantic's `expected` text."""
+    return error["ctx"]["expected"].replace("'", "").replace(" or ", ", ").split(", ")
 
 
 def _union(errors: list[dict[str, Any]]) -> tuple[str, str | None, bool]:
     """Summarise the failed branches of a union: what was given and what would do."""
     value = errors[0].get("input")
-    words = [w for e in errors if e["type"] == "literal_error" for w in e["ctx"]["expected"].replace("'", "").replace(
-        " or ", ", ").split(", ")]
+    words = [w for e in errors if e["type"] == "literal_error" for w in _literal_words(e)]
     kinds = sorted({_KIND_WORDS.get(e["type"], e["type"]) for e in errors if e["type"] != "literal_error"})
     expected = " or ".join([", ".join(repr(w) for w in words)] * bool(words) + kinds)
     hint = _suggest(value, words) if isinstance(value, str) else None
@@ -124,9 +174,36 @@ def layer_names_or_none(data: dict[str, Any]) -> list[str] | None:
     layers = data.get("layers")
     if not isinstance(layers, list):
         return None
-    pairs = [(str(x.get("type")), x.get("name") if isinstance(x.get("name"), str) else None) if isinstance(x, dict)
-             else ("layer", None) for x in layers]
-    return default_names(pairs)
+    return default_names([(_text(x, "type") or "layer", _text(x, "name")) for x in layers])
+
+
+def _text(raw: Any, key: str) -> str | None:
+    """raw[key] when raw is a mapping and the value a string."""
+    value = raw.get(key) if isinstance(raw, dict) else None
+    return value if isinstance(value, str) else None
+
+
+_LAYER = TypeAdapter(Layer)
+
+
+def _checked(raw: Any) -> LayerBase:
+    """The validated layer, or a stand-in keeping the raw name, inputs and type."""
+    try:
+        return _LAYER.validate_python(raw)
+    except ValidationError:
+        inputs = raw.get("inputs") if isinstance(raw, dict) else None
+        valid = isinstance(inputs, list) and inputs and all(isinstance(ref, str) for ref in inputs)
+        return Unchecked.model_construct(type=_text(raw, "type") or "layer", name=_text(raw, "name"),
+                                         inputs=inputs if valid else None)
+
+
+def _partial_spec(data: dict[str, Any]) -> Spec | None:
+    """The spec with stand-ins for invalid layers, to find naming, reference and shape errors in the same run."""
+    shape, layers = data.get("input_shape"), data.get("layers")
+    if not (isinstance(layers, list) and isinstance(shape, list) and len(shape) == 3
+            and all(type(d) is int and 0 < d <= 1_000_000 for d in shape)):
+        return None
+    return Spec.model_construct(input_shape=shape, layers=[_checked(layer) for layer in layers])
 
 
 def graph_from_document(document: LoadedDocument) -> Graph:
@@ -137,6 +214,9 @@ def graph_from_document(document: LoadedDocument) -> Graph:
     except ValidationError as exc:
         for diagnostic in validation_diagnostics(exc, document.data, document.source):
             problems.add(diagnostic)
+        partial = _partial_spec(document.data)
+        if partial is not None:
+            build_graph(partial, document.source, document.sha256, problems)
         problems.raise_if_errors()
         raise
     graph = build_graph(spec, document.source, document.sha256, problems)

@@ -1,0 +1,78 @@
+"""Shared helpers: the repository's paths, the bundled specs, and spec text -> graph or diagnostics."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from alexgen.diagnostics import Diagnostic, SpecError
+from alexgen.graph import Graph
+from alexgen.validate import graph_from_text
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC_DIR = ROOT / "spec"
+SPEC_PATHS = sorted(SPEC_DIR.glob("*.yaml"))
+SPEC_NAMES = [p.stem for p in SPEC_PATHS]
+
+HEADER = """\
+alexgen: 1
+name: probe
+input_shape: [32, 32, 3]
+layers:
+"""
+
+
+def spec_text(layers: str, header: str = HEADER, tail: str = "") -> str:
+    """A small spec: the header, then `layers` (dedented, indented under `layers:`), then `tail`."""
+    body = textwrap.indent(textwrap.dedent(layers).strip("\n"), "  ")
+    return header + body + "\n" + textwrap.dedent(tail)
+
+
+def position(text: str, needle: str, occurrence: int = 1) -> tuple[int, int]:
+    """1-based (line, column) of the `occurrence`-th `needle` in `text`."""
+    start = -1
+    for _ in range(occurrence):
+        start = text.index(needle, start + 1)
+    line = text.count("\n", 0, start) + 1
+    return line, start - (text.rfind("\n", 0, start) + 1) + 1
+
+
+@pytest.fixture
+def analyze_text() -> Callable[[str], Graph]:
+    """Validate and analyse spec text, failing the test with the diagnostics when it is invalid."""
+
+    def run(text: str) -> Graph:
+        try:
+            return graph_from_text(text, "probe.yaml")
+        except SpecError as exc:
+            pytest.fail("unexpected diagnostics:\n" + "\n".join(d.format() for d in exc.diagnostics))
+
+    return run
+
+
+@pytest.fixture
+def diagnose() -> Callable[[str], list[Diagnostic]]:
+    """The errors reported for spec text that must be invalid."""
+
+    def run(text: str) -> list[Diagnostic]:
+        with pytest.raises(SpecError) as info:
+            graph_from_text(text, "probe.yaml")
+        return [d for d in info.value.diagnostics if d.level == "error"]
+
+    return run
+
+
+@pytest.fixture
+def alexgen_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run `python -m alexgen ARGS` in a subprocess from the repository root."""
+
+    def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "alexgen", *args], cwd=cwd, capture_output=True, text=True,
+                              encoding="utf-8", check=False, timeout=120)
+
+    return run
