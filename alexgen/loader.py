@@ -80,7 +80,7 @@ class _Builder:
         self.source = source
         self.problems: list[Diagnostic] = []
         self.count = 0
-        self.scalars = yaml.SafeLoader("")
+        self.scalars = _Yaml12Resolver("")
 
     def problem(self, node: yaml.Node, message: str, hint: str | None = None) -> None:
         line, column = _mark(node)
@@ -107,7 +107,8 @@ class _Builder:
     def scalar(self, node: yaml.Node) -> Any:
         if node.tag not in _SCALAR_TAGS:
             self.problem(node, f"YAML tag '{node.tag}' is not allowed", "specs are plain data: remove the tag")
-            return node.value
+            plain = self.scalars.resolve(yaml.ScalarNode, node.value, (True, False))
+            node = yaml.ScalarNode(plain, node.value, node.start_mark, node.end_mark)  # read as if untagged
         if node.tag == f"{_YAML_TAG}timestamp":
             return node.value
         return self.scalars.construct_object(node, deep=True)
@@ -176,7 +177,10 @@ def _compose(text: str, file: str) -> yaml.Node | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = f"YAML syntax error: {exc.problem or exc.context}"
+        detail = exc.problem or exc.context or "invalid YAML"
+        if exc.context and detail.startswith("but "):  # e.g. "expected a single document ..., but found another"
+            detail = f"{exc.context}, {detail}"
+        message = f"YAML syntax error: {detail}"
         hint = "YAML indents with spaces, never tabs" if "'\\t'" in str(exc) else None
         raise SpecError([Diagnostic(message, file, line, column, hint)]) from None
     except yaml.YAMLError as exc:
@@ -204,7 +208,8 @@ def parse_text(text: str, file: str = "<spec>") -> tuple[dict[str, Any], SourceM
         raise SpecError([Diagnostic(str(exc), file, line, column,
                                     "anchors and aliases may not expand a spec beyond its budget")]) from None
     if not isinstance(data, dict):
-        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        kind = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
+            type(data), "null")
         raise SpecError([Diagnostic(f"the top level of a spec must be a mapping, not {kind}", file,
                                     *_mark(node), "start with `alexgen: 1` and `name: ...`")])
     return data, source, builder.problems

@@ -65,7 +65,7 @@ def _describe(error: dict[str, Any], data: Any, path: tuple[str | int, ...]) -> 
     if kind == "missing":
         return f"missing required key '{error['loc'][-1]}'", None, False
     if kind == "union_tag_invalid":
-        tags = sorted(LAYER_MODELS) if len(path) == 2 and path[0] == "layers" else sorted(TAGGED_MODELS)
+        tags = sorted(LAYER_MODELS) if path[:1] == ("layers",) and len(path) == 3 else sorted(TAGGED_MODELS)
         given = error["ctx"]["tag"]
         hint = _suggest(given, tags) or f"known types: {', '.join(tags)}"
         return f"unknown type '{given}'", hint, False
@@ -124,6 +124,8 @@ def _group(errors: list[dict[str, Any]], data: Any) -> dict[tuple[str | int, ...
         path = _data_path(data, error["loc"])
         if error["type"] == "missing" or (error["type"] == "extra_forbidden" and error["loc"][-1] not in path[-1:]):
             path = (*path, error["loc"][-1])
+        elif error["type"] == "union_tag_invalid" and isinstance(_lookup(data, path), dict):
+            path = (*path, "type")  # point at the unknown type itself
         groups.setdefault(path, []).append(error)
     return groups
 
