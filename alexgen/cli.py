@@ -22,7 +22,7 @@ def report_problems(problems: list[Diagnostic]) -> None:
         click.echo(f"{errors} error{'s' * (errors != 1)} found; nothing was written.", err=True)
 
 
-def load_or_exit(spec: str | None) -> "Graph":  # noqa: F821
+def load_or_exit(spec: str | None) -> Graph:  # noqa: F821
     """The analysed graph of SPEC (the bundled AlexNet when None), exiting 2 on invalid input."""
     from alexgen.resources import bundled_spec
     from alexgen.validate import load_graph
@@ -61,7 +61,7 @@ def analyze(spec: str | None, fmt: str) -> None:
         report.print_table(graph)
 
 
-def load_all_or_exit(specs: tuple[str, ...]) -> list[tuple["Graph", str]]:  # noqa: F821
+def load_all_or_exit(specs: tuple[str, ...]) -> list[tuple[Graph, str]]:  # noqa: F821
     """Analysed graphs of every SPEC (default: every spec in ./spec, else the bundled ones), or exit 2."""
     from alexgen.resources import data_dir, spec_files
     from alexgen.validate import load_graph
@@ -115,6 +115,46 @@ def render(specs: tuple[str, ...], target: str, out_dir: str, check: bool, templ
         report_problems(exc.diagnostics)
         sys.exit(EXIT_INVALID)
     click.echo(f"wrote {len(written)} file(s), {len(outputs) - len(written)} unchanged, in {out_dir}/", err=True)
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--tolerance", type=float, default=1e-5, show_default=True,
+              help="Largest error allowed, relative to the reference's largest magnitude.")
+@click.option("--batch", type=click.IntRange(1, 1024), default=2, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def check(spec: str, tolerance: float, batch: int, seed: int, fmt: str) -> None:
+    """Prove the Keras and PyTorch renderings of SPEC are the same network and training step."""
+    from alexgen.check import print_rows, rows_json, run_check
+
+    graph = load_or_exit(spec)
+    rows = run_check(graph, Path(spec).as_posix(), tolerance, batch, seed)
+    if fmt == "json":
+        click.echo(rows_json(graph, rows, tolerance))
+    else:
+        print_rows(graph, rows, tolerance)
+    sys.exit(0 if all(row.passed for row in rows) else 1)
+
+
+@cli.command("convert-weights")
+@click.option("--spec", "spec", required=True, type=click.Path(dir_okay=False))
+@click.option("--from", "source", required=True, type=click.Choice(["keras", "pytorch", "neutral"]))
+@click.option("--to", "dest", required=True, type=click.Choice(["keras", "pytorch", "neutral"]))
+@click.argument("input_path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("output_path", type=click.Path(dir_okay=False))
+def convert_weights(spec: str, source: str, dest: str, input_path: str, output_path: str) -> None:
+    """Convert weights between a Keras file, a PyTorch state_dict and the neutral safetensors file."""
+    from alexgen.convert import convert
+    from alexgen.neutral import WeightsError
+
+    graph = load_or_exit(spec)
+    try:
+        count = convert(graph, Path(spec).as_posix(), source, dest, Path(input_path), Path(output_path))
+    except WeightsError as exc:
+        click.echo(f"alexgen: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"converted {count} tensors: {input_path} ({source}) -> {output_path} ({dest})", err=True)
 
 
 @cli.command()

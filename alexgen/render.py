@@ -55,11 +55,16 @@ def target_module(target: str) -> ModuleType:
     return importlib.import_module(f"alexgen.targets.{target}")
 
 
-def format_source(source: str, name: str = "generated.py") -> str:
-    """Format Python source with ruff, isolated from any project configuration."""
-    command = [sys.executable, "-m", "ruff", "format", "--isolated", f"--line-length={LINE_LENGTH}",
+def _ruff(arguments: list[str], source: str, name: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "ruff", *arguments, "--isolated", f"--line-length={LINE_LENGTH}",
                f"--stdin-filename={name}", "-"]
-    result = subprocess.run(command, input=source, capture_output=True, text=True, check=False)
+    return subprocess.run(command, input=source, capture_output=True, text=True, check=False)
+
+
+def format_source(source: str, name: str = "generated.py") -> str:
+    """Sort imports and drop unused ones (`ruff check --fix`), then `ruff format`, ignoring project settings."""
+    fixed = _ruff(["check", "--fix", "--exit-zero", "--quiet", "--select=I,F401"], source, name)
+    result = _ruff(["format"], fixed.stdout if fixed.returncode == 0 and fixed.stdout else source, name)
     if result.returncode != 0:
         raise RenderError([Diagnostic(f"ruff could not format the generated {name}: {result.stderr.strip()}",
                                       name, hint="a template produced invalid Python; check --templates overrides")])

@@ -81,7 +81,7 @@ class Constant(Strict):
     value: float = 0.0
 
 
-InitializerSpec = Annotated[Union[RandomNormal, TruncatedNormal, RandomUniform, Constant], Field(discriminator="type")]
+InitializerSpec = Annotated[RandomNormal | TruncatedNormal | RandomUniform | Constant, Field(discriminator="type")]
 Initializer = Union[InitializerName, InitializerSpec]
 
 
@@ -127,7 +127,7 @@ class Conv2D(WeightedLayer):
     filters: Size
     kernel_size: IntOrPair
     strides: IntOrPair = 1
-    padding: Union[Literal["valid", "same"], ExplicitPadding] = "valid"
+    padding: Literal["valid", "same"] | ExplicitPadding = "valid"
     groups: Size = 1
     dilation_rate: IntOrPair = 1
 
@@ -233,8 +233,7 @@ class Concatenate(LayerBase):
 
 
 Layer = Annotated[
-    Union[Conv2D, Dense, MaxPool2D, AvgPool2D, AdaptiveAvgPool2D, GlobalAvgPool2D, ZeroPadding2D, BatchNorm, LRN,
-          Dropout, Flatten, ActivationLayer, Concatenate],
+    Conv2D | Dense | MaxPool2D | AvgPool2D | AdaptiveAvgPool2D | GlobalAvgPool2D | ZeroPadding2D | BatchNorm | LRN | Dropout | Flatten | ActivationLayer | Concatenate,
     Field(discriminator="type"),
 ]
 
@@ -281,7 +280,7 @@ class RMSprop(Strict):
     centered: bool = False
 
 
-Optimizer = Annotated[Union[SGD, Adam, Adadelta, RMSprop], Field(discriminator="type")]
+Optimizer = Annotated[SGD | Adam | Adadelta | RMSprop, Field(discriminator="type")]
 
 
 class ReduceOnPlateau(Strict):
@@ -302,7 +301,7 @@ class StepSchedule(Strict):
     factor: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
 
 
-LRSchedule = Annotated[Union[ReduceOnPlateau, StepSchedule], Field(discriminator="type")]
+LRSchedule = Annotated[ReduceOnPlateau | StepSchedule, Field(discriminator="type")]
 
 
 class Training(Strict):

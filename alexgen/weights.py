@@ -33,6 +33,39 @@ def slots(node: Node) -> list[str]:
     return list(names)
 
 
+def neutral_shapes(graph: Graph) -> dict[str, tuple[int, ...]]:
+    """The neutral shape of every tensor."""
+    shapes = {}
+    for node in weighted_nodes(graph):
+        channels_in = node.input_shapes[0][-1]
+        if node.type == "conv2d":
+            kernel = (*node.window.kernel, channels_in // node.layer.groups, node.shape[-1])  # type: ignore[union-attr,attr-defined]
+        elif node.type == "dense":
+            kernel = (channels_in, node.shape[0])
+        else:
+            kernel = (node.shape[-1],)
+        for slot in slots(node):
+            shapes[f"{node.name}.{slot}"] = kernel if slot == "kernel" else (node.shape[-1],)
+    return shapes
+
+
+def check_torch_state(model: Any, state: dict[str, Any], where: str) -> None:
+    """Raise WeightsError on the first key or shape of a state_dict that does not fit the model."""
+    from alexgen.neutral import WeightsError
+
+    if not isinstance(state, dict):
+        raise WeightsError(f"{where}: expected a state_dict (a mapping of names to tensors)")
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    for key, shape in expected.items():
+        if key not in state:
+            raise WeightsError(f"{where}: missing {key!r} (shape {shape})")
+        if tuple(state[key].shape) != shape:
+            raise WeightsError(f"{where}: {key!r} has shape {tuple(state[key].shape)}, expected {shape}")
+    extra = sorted(k for k in state if k not in expected and not k.endswith("num_batches_tracked"))
+    if extra:
+        raise WeightsError(f"{where}: unexpected {extra[0]!r}: not a state_dict of this spec's model")
+
+
 def flat_orders(graph: Graph) -> dict[str, np.ndarray]:
     """For each 1-D output: `order[i]` = the channels-last position of PyTorch's i-th element."""
     orders: dict[str, np.ndarray] = {}

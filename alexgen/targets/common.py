@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword
+import textwrap
 from dataclasses import dataclass
 
 from alexgen import __version__
@@ -53,9 +54,11 @@ def py_literal(value: object) -> str:
     return repr(value)
 
 
-def docstring_text(text: str) -> str:
-    """Free text made safe inside a triple-quoted docstring."""
-    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').replace("\r", "")
+def docstring_text(text: str, width: int = 96) -> str:
+    """Free text made safe inside a triple-quoted docstring, wrapped to `width` columns."""
+    escaped = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').replace("\r", "")
+    paragraphs = escaped.split("\n\n")
+    return "\n\n".join(textwrap.fill(p, width, break_long_words=False, break_on_hyphens=False) for p in paragraphs)
 
 
 def pair_text(pair: tuple[int, int]) -> int | tuple[int, int]:

@@ -8,8 +8,17 @@ from typing import Any
 from alexgen import spec as s
 from alexgen.analysis import explicit_pads, pair
 from alexgen.graph import INPUT, Graph, Node
-from alexgen.targets.common import (Meta, TargetError, analysis_lines, blocks, docstring_text, pair_text,
-                                    python_name, shape_text, unsupported)
+from alexgen.targets.common import (
+    Meta,
+    TargetError,
+    analysis_lines,
+    blocks,
+    docstring_text,
+    pair_text,
+    python_name,
+    shape_text,
+    unsupported,
+)
 from alexgen.targets.emit import Code, call
 
 TEMPLATE = "keras/module.py.jinja"

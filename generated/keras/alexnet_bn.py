@@ -3,7 +3,8 @@
 # regenerate with: alexgen render spec/alexnet_bn.yaml --target keras
 """alexnet_bn: 16 layers, 62,379,752 parameters, Keras 3.
 
-AlexNet with batch norm after conv1/conv2 and the paper's initializers and SGD (seed 000, alexnet_2).
+AlexNet with batch norm after conv1/conv2 and the paper's initializers and SGD (seed 000,
+alexnet_2).
 
 Input 227x227x3 (channels last), output 1000.
 

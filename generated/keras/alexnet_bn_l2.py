@@ -143,7 +143,7 @@ def build_model() -> keras.Model:
 
 
 def compile_model(model: keras.Model) -> keras.Model:
-    """Compile with the spec's optimizer, loss and metrics (the spec gives none: alexgen's defaults)."""
+    """Compile with alexgen's default training set-up (the spec has no `training`)."""
     model.compile(
         optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.0, nesterov=False),
         loss=keras.losses.CategoricalCrossentropy(from_logits=False),

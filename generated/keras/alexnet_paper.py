@@ -39,8 +39,7 @@ Regenerate with: alexgen render spec/alexnet_paper.yaml --target keras
 from __future__ import annotations
 
 import keras
-from keras import layers
-from keras import ops
+from keras import layers, ops
 
 __all__ = [
     "INPUT_SHAPE",
