@@ -7,47 +7,14 @@ Keys are `<layer>.<kernel|bias|gamma|beta|moving_mean|moving_variance>`.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from alexgen.graph import Graph, Node
-
-FORMAT_VERSION = "1"
-KERAS_SLOTS = {"conv2d": ("kernel", "bias"), "dense": ("kernel", "bias"),
-               "batch_norm": ("gamma", "beta", "moving_mean", "moving_variance")}
-TORCH_NAMES = {"kernel": "weight", "bias": "bias", "gamma": "weight", "beta": "bias", "moving_mean": "running_mean",
-               "moving_variance": "running_var"}
-
-
-def weighted_nodes(graph: Graph) -> list[Node]:
-    """Layers that own tensors, in order."""
-    return [n for n in graph.nodes if n.type in KERAS_SLOTS]
-
-
-def slots(node: Node) -> list[str]:
-    """The tensor names of a layer (no bias when use_bias is false)."""
-    names = KERAS_SLOTS[node.type]
-    if node.type != "batch_norm" and not node.layer.use_bias:  # type: ignore[attr-defined]
-        names = names[:1]
-    return list(names)
-
-
-def neutral_shapes(graph: Graph) -> dict[str, tuple[int, ...]]:
-    """The neutral shape of every tensor."""
-    shapes = {}
-    for node in weighted_nodes(graph):
-        channels_in = node.input_shapes[0][-1]
-        if node.type == "conv2d":
-            kernel = (*node.window.kernel, channels_in // node.layer.groups, node.shape[-1])  # type: ignore[union-attr,attr-defined]
-        elif node.type == "dense":
-            kernel = (channels_in, node.shape[0])
-        else:
-            kernel = (node.shape[-1],)
-        for slot in slots(node):
-            shapes[f"{node.name}.{slot}"] = kernel if slot == "kernel" else (node.shape[-1],)
-    return shapes
-
+from alexgen.layout import (FORMAT_VERSION, KERAS_SLOTS, TORCH_NAMES, flat_segments, neutral_shapes,  # noqa: F401
+                            permuted_inputs, slots, weighted_nodes)
 
 def check_torch_state(model: Any, state: dict[str, Any], where: str) -> None:
     """Raise WeightsError on the first key or shape of a state_dict that does not fit the model."""
@@ -66,28 +33,20 @@ def check_torch_state(model: Any, state: dict[str, Any], where: str) -> None:
         raise WeightsError(f"{where}: unexpected {extra[0]!r}: not a state_dict of this spec's model")
 
 
+def order_from_segments(segments: list[tuple[int, ...]]) -> np.ndarray:
+    """`order[i]` = the channels-last position of PyTorch's i-th flat element (CHW flatten per map)."""
+    parts, offset = [], 0
+    for shape in segments:
+        size = math.prod(shape)
+        part = np.arange(size).reshape(shape).transpose(2, 0, 1).ravel() if len(shape) == 3 else np.arange(size)
+        parts.append(part + offset)
+        offset += size
+    return np.concatenate(parts)
+
+
 def flat_orders(graph: Graph) -> dict[str, np.ndarray]:
     """For each 1-D output: `order[i]` = the channels-last position of PyTorch's i-th element."""
-    orders: dict[str, np.ndarray] = {}
-    shapes = {"input": graph.input_shape, **{n.name: n.shape for n in graph.nodes}}
-    for node in graph.nodes:
-        if len(node.shape) != 1:
-            continue
-        source = shapes[node.inputs[0]]
-        if node.type == "flatten" and len(source) == 3:
-            h, w, c = source
-            orders[node.name] = np.arange(h * w * c).reshape(h, w, c).transpose(2, 0, 1).ravel()
-        elif node.type == "concatenate":
-            parts, offset = [], 0
-            for ref in node.inputs:
-                parts.append(orders[ref] + offset)
-                offset += shapes[ref][0]
-            orders[node.name] = np.concatenate(parts)
-        elif node.type in {"dropout", "activation", "batch_norm"} and node.inputs[0] in orders:
-            orders[node.name] = orders[node.inputs[0]]
-        else:
-            orders[node.name] = np.arange(node.shape[0])
-    return orders
+    return {name: order_from_segments(segs) for name, segs in flat_segments(graph).items()}
 
 
 def _input_order(graph: Graph, node: Node, orders: dict[str, np.ndarray]) -> np.ndarray | None:

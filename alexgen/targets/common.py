@@ -123,3 +123,16 @@ def blocks(graph: Graph) -> list[tuple[str, list[Node]]]:
     if current and not (groups and groups[-1][0] == "Classifier"):
         groups.append((f"Block {len(groups) + 1}", current))
     return groups
+
+
+def weights_context(graph: Graph) -> dict[str, object]:
+    """What both targets' save_weights / load_weights need: metadata, neutral shapes, layer slots."""
+    from alexgen.layout import FORMAT_VERSION, neutral_shapes, slots, weighted_nodes
+
+    metadata = {"format": "alexgen-neutral", "format_version": FORMAT_VERSION, "spec_name": graph.name,
+                "spec_sha256": graph.sha256, "layout": "channels_last", "total_params": str(graph.total_params)}
+    return {
+        "weights_metadata": repr(metadata),
+        "neutral_shapes": [(repr(key), repr(shape)) for key, shape in neutral_shapes(graph).items()],
+        "layer_slots": [(repr(n.name), repr(tuple(slots(n)))) for n in weighted_nodes(graph)],
+    }

@@ -10,6 +10,7 @@ from alexgen.analysis import explicit_pads, pair
 from alexgen.graph import INPUT, Graph, Node
 from alexgen.targets.common import (
     Meta,
+    weights_context,
     TargetError,
     analysis_lines,
     blocks,
@@ -24,7 +25,8 @@ from alexgen.targets.emit import Code, call
 TEMPLATE = "keras/module.py.jinja"
 RESERVED = frozenset({"keras", "layers", "ops", "inputs", "model", "build_model", "compile_model", "make_callbacks",
                       "INPUT_SHAPE", "NUM_CLASSES", "BATCH_SIZE", "EPOCHS", "LocalResponseNormalization",
-                      "SGDWithCoupledWeightDecay", "annotations"})
+                      "SGDWithCoupledWeightDecay", "annotations", "np", "json", "struct", "save_weights",
+                      "load_weights", "WEIGHTS_METADATA", "NEUTRAL_SHAPES", "LAYER_SLOTS"})
 Layer = tuple[str, Code]  # (keras layer name, constructor call)
 
 
@@ -263,4 +265,5 @@ def build_context(graph: Graph, meta: Meta) -> dict[str, Any]:
         "metrics": metrics(training),
         "callbacks": callbacks(training),
         "has_training": graph.spec.training is not None,
+        **weights_context(graph),
     }

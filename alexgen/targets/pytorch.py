@@ -17,6 +17,7 @@ from alexgen.targets.common import (
     blocks,
     class_name,
     docstring_text,
+    weights_context,
     pair_text,
     python_name,
     shape_text,
@@ -49,7 +50,8 @@ MODULE_ATTRIBUTES = frozenset("""
     features classifier reset_parameters""".split())
 RESERVED = frozenset("""x self torch nn F OrderedDict annotations super INPUT_SHAPE NUM_CLASSES BATCH_SIZE EPOCHS
     BatchNorm1d BatchNorm2d AvgPool2dSame build_model make_optimizer make_scheduler loss_fn predict_proba
-    regularization_loss""".split())  # names a variable in forward must not shadow
+    regularization_loss save_weights load_weights np json struct math KerasAdam KerasRMSprop WEIGHTS_METADATA
+    NEUTRAL_SHAPES NEUTRAL_KEYS PERMUTED_INPUTS""".split())  # names a variable in forward must not shadow
 ACTIVATION_MODULES = {"relu": "nn.ReLU(inplace=True)", "softmax": "nn.Softmax(dim=1)", "sigmoid": "nn.Sigmoid()",
                       "tanh": "nn.Tanh()", "linear": "nn.Identity()"}
 ACTIVATION_FUNCTIONS = {"relu": "F.relu({})", "softmax": "F.softmax({}, dim=1)", "sigmoid": "torch.sigmoid({})",
@@ -340,7 +342,7 @@ def build_context(graph: Graph, meta: Meta) -> dict[str, Any]:
         "all": ["INPUT_SHAPE", *(["NUM_CLASSES"] if flat_output else []), "BATCH_SIZE", "EPOCHS", cls,
                 *(bn["name"] for bn in batch_norms), *(["AvgPool2dSame"] if avg_same else []),
                 *({"adam": ["KerasAdam"], "rmsprop": ["KerasRMSprop"]}.get(training.optimizer.type, [])), "build_model",
-                "make_optimizer", "make_scheduler", "loss_fn", "predict_proba", "regularization_loss"],
+                "make_optimizer", "make_scheduler", "loss_fn", "predict_proba", "regularization_loss", "save_weights", "load_weights"],
         "sequential": graph.is_chain,
         **body,
         "init_lines": init_lines(graph, body["paths"]),
@@ -357,4 +359,22 @@ def build_context(graph: Graph, meta: Meta) -> dict[str, Any]:
         "predict_line": predict,
         "regularization_terms": regularization_terms(graph, body["paths"]),
         "has_training": graph.spec.training is not None,
+        **weights_context(graph),
+        **torch_weights_context(graph, body["paths"]),
     }
+
+
+def torch_weights_context(graph: Graph, paths: dict[str, str]) -> dict[str, Any]:
+    """Neutral key -> (state_dict key, layout), and the flatten blocks behind permuted inputs."""
+    from alexgen.layout import TORCH_NAMES, permuted_inputs, slots, weighted_nodes
+
+    permuted = permuted_inputs(graph)
+    keys = []
+    for node in weighted_nodes(graph):
+        for slot in slots(node):
+            kind = {"conv2d": "conv", "dense": "dense"}.get(node.type, "vector") if slot == "kernel" else "vector"
+            permute = node.name in permuted and (slot == "kernel" or node.type == "batch_norm")
+            layout = kind + ("_permuted" if permute else "")
+            keys.append((repr(f"{node.name}.{slot}"), repr((f"{paths[node.name]}.{TORCH_NAMES[slot]}", layout))))
+    return {"neutral_keys": keys,
+            "permuted_inputs": [(repr(name), repr(tuple(blocks))) for name, blocks in permuted.items()]}

@@ -39,7 +39,11 @@ Regenerate with: alexgen render spec/alexnet_bn.yaml --target keras
 
 from __future__ import annotations
 
+import json
+import struct
+
 import keras
+import numpy as np
 from keras import layers
 
 __all__ = [
@@ -48,6 +52,8 @@ __all__ = [
     "build_model",
     "compile_model",
     "make_callbacks",
+    "save_weights",
+    "load_weights",
     "SGDWithCoupledWeightDecay",
 ]
 
@@ -55,6 +61,54 @@ INPUT_SHAPE = (227, 227, 3)  # height, width, channels
 NUM_CLASSES = 1000
 BATCH_SIZE = 128
 EPOCHS = 1
+
+# Neutral weights file (safetensors, channels-last): metadata, tensor shapes, slots per layer.
+WEIGHTS_METADATA = {
+    "format": "alexgen-neutral",
+    "format_version": "1",
+    "spec_name": "alexnet_bn",
+    "spec_sha256": "71036f905bb7892f46da1f04c8917aa62335fb96e09efdca822187112889c528",
+    "layout": "channels_last",
+    "total_params": "62379752",
+}
+NEUTRAL_SHAPES = {
+    "conv1.kernel": (11, 11, 3, 96),
+    "conv1.bias": (96,),
+    "bn1.gamma": (96,),
+    "bn1.beta": (96,),
+    "bn1.moving_mean": (96,),
+    "bn1.moving_variance": (96,),
+    "conv2.kernel": (5, 5, 96, 256),
+    "conv2.bias": (256,),
+    "bn2.gamma": (256,),
+    "bn2.beta": (256,),
+    "bn2.moving_mean": (256,),
+    "bn2.moving_variance": (256,),
+    "conv3.kernel": (3, 3, 256, 384),
+    "conv3.bias": (384,),
+    "conv4.kernel": (3, 3, 384, 384),
+    "conv4.bias": (384,),
+    "conv5.kernel": (3, 3, 384, 256),
+    "conv5.bias": (256,),
+    "fc6.kernel": (9216, 4096),
+    "fc6.bias": (4096,),
+    "fc7.kernel": (4096, 4096),
+    "fc7.bias": (4096,),
+    "predictions.kernel": (4096, 1000),
+    "predictions.bias": (1000,),
+}
+LAYER_SLOTS = {
+    "conv1": ("kernel", "bias"),
+    "bn1": ("gamma", "beta", "moving_mean", "moving_variance"),
+    "conv2": ("kernel", "bias"),
+    "bn2": ("gamma", "beta", "moving_mean", "moving_variance"),
+    "conv3": ("kernel", "bias"),
+    "conv4": ("kernel", "bias"),
+    "conv5": ("kernel", "bias"),
+    "fc6": ("kernel", "bias"),
+    "fc7": ("kernel", "bias"),
+    "predictions": ("kernel", "bias"),
+}
 
 
 @keras.saving.register_keras_serializable(package="alexgen")
@@ -176,3 +230,65 @@ def compile_model(model: keras.Model) -> keras.Model:
 def make_callbacks() -> list[keras.callbacks.Callback]:
     """Callbacks for `model.fit`: the spec's learning-rate schedule, if any."""
     return []
+
+
+def _write_neutral(path: str, tensors: dict[str, np.ndarray]) -> None:
+    """Write float32 tensors as a safetensors file with alexgen's metadata."""
+    header: dict[str, object] = {"__metadata__": dict(WEIGHTS_METADATA)}
+    chunks, offset = [], 0
+    for key in sorted(tensors):
+        data = np.ascontiguousarray(tensors[key], dtype="<f4").tobytes()
+        shape = list(tensors[key].shape)
+        header[key] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    with open(path, "wb") as handle:
+        handle.write(struct.pack("<Q", len(encoded)) + encoded + b"".join(chunks))
+
+
+def _read_neutral(path: str) -> dict[str, np.ndarray]:
+    """Read a neutral safetensors file, checking its spec hash and every tensor's shape."""
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    (length,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + length])
+    metadata = header.pop("__metadata__", {})
+    if metadata.get("spec_sha256") != WEIGHTS_METADATA["spec_sha256"]:
+        raise ValueError(
+            f"{path}: weights for spec {metadata.get('spec_name')!r} "
+            f"(sha256 {metadata.get('spec_sha256')}), not for this module's spec "
+            f"(sha256 {WEIGHTS_METADATA['spec_sha256']})"
+        )
+    data = raw[8 + length :]
+    tensors = {}
+    for key, shape in NEUTRAL_SHAPES.items():
+        if key not in header:
+            raise ValueError(f"{path}: missing tensor {key!r} (expected shape {shape})")
+        info = header[key]
+        if info["dtype"] != "F32" or tuple(info["shape"]) != shape:
+            found = f"{info['dtype']} {tuple(info['shape'])}"
+            raise ValueError(f"{path}: tensor {key!r} is {found}, expected F32 {shape}")
+        start, end = info["data_offsets"]
+        tensors[key] = np.frombuffer(data[start:end], dtype="<f4").reshape(shape)
+    extra = sorted(set(header) - set(NEUTRAL_SHAPES))
+    if extra:
+        raise ValueError(f"{path}: unexpected tensor {extra[0]!r}")
+    return tensors
+
+
+def save_weights(model: keras.Model, path: str) -> None:
+    """Save the weights in alexgen's neutral safetensors file (channels-last layout)."""
+    tensors = {}
+    for layer_name, slots in LAYER_SLOTS.items():
+        for slot, value in zip(slots, model.get_layer(layer_name).get_weights(), strict=True):
+            tensors[f"{layer_name}.{slot}"] = value
+    _write_neutral(path, tensors)
+
+
+def load_weights(model: keras.Model, path: str) -> None:
+    """Load a neutral weights file saved by either framework; fails on the first mismatch."""
+    tensors = _read_neutral(path)
+    for layer_name, slots in LAYER_SLOTS.items():
+        model.get_layer(layer_name).set_weights([tensors[f"{layer_name}.{slot}"] for slot in slots])

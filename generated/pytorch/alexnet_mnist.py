@@ -48,8 +48,12 @@ Regenerate with: alexgen render spec/alexnet_mnist.yaml --target pytorch
 
 from __future__ import annotations
 
+import json
+import math
+import struct
 from collections import OrderedDict
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -65,12 +69,64 @@ __all__ = [
     "loss_fn",
     "predict_proba",
     "regularization_loss",
+    "save_weights",
+    "load_weights",
 ]
 
 INPUT_SHAPE = (1, 28, 28)  # channels, height, width (NCHW without the batch axis)
 NUM_CLASSES = 10
 BATCH_SIZE = 32
 EPOCHS = 12
+
+# Neutral weights file (safetensors, channels-last): metadata, tensor shapes, and for each tensor
+# its state_dict key and layout ("_permuted": rows follow a flatten of the H, W, C maps listed).
+WEIGHTS_METADATA = {
+    "format": "alexgen-neutral",
+    "format_version": "1",
+    "spec_name": "alexnet_mnist",
+    "spec_sha256": "8520beb24d7950564b699c5cd42fb1ccf803f0992dc7f60f20c3f6ba1e86e4c7",
+    "layout": "channels_last",
+    "total_params": "3900938",
+}
+NEUTRAL_SHAPES = {
+    "conv1.kernel": (3, 3, 1, 32),
+    "conv1.bias": (32,),
+    "conv2.kernel": (5, 5, 32, 64),
+    "conv2.bias": (64,),
+    "conv3.kernel": (3, 3, 64, 128),
+    "conv3.bias": (128,),
+    "conv4.kernel": (3, 3, 128, 256),
+    "conv4.bias": (256,),
+    "conv5.kernel": (3, 3, 256, 256),
+    "conv5.bias": (256,),
+    "fc6.kernel": (2304, 1024),
+    "fc6.bias": (1024,),
+    "fc7.kernel": (1024, 512),
+    "fc7.bias": (512,),
+    "predictions.kernel": (512, 10),
+    "predictions.bias": (10,),
+}
+NEUTRAL_KEYS = {
+    "conv1.kernel": ("features.conv1.weight", "conv"),
+    "conv1.bias": ("features.conv1.bias", "vector"),
+    "conv2.kernel": ("features.conv2.weight", "conv"),
+    "conv2.bias": ("features.conv2.bias", "vector"),
+    "conv3.kernel": ("features.conv3.weight", "conv"),
+    "conv3.bias": ("features.conv3.bias", "vector"),
+    "conv4.kernel": ("features.conv4.weight", "conv"),
+    "conv4.bias": ("features.conv4.bias", "vector"),
+    "conv5.kernel": ("features.conv5.weight", "conv"),
+    "conv5.bias": ("features.conv5.bias", "vector"),
+    "fc6.kernel": ("classifier.fc6.weight", "dense_permuted"),
+    "fc6.bias": ("classifier.fc6.bias", "vector"),
+    "fc7.kernel": ("classifier.fc7.weight", "dense"),
+    "fc7.bias": ("classifier.fc7.bias", "vector"),
+    "predictions.kernel": ("classifier.predictions.weight", "dense"),
+    "predictions.bias": ("classifier.predictions.bias", "vector"),
+}
+PERMUTED_INPUTS = {
+    "fc6": ((3, 3, 256),),
+}
 
 
 class AlexNetMnist(nn.Module):
@@ -175,3 +231,105 @@ def predict_proba(outputs: torch.Tensor) -> torch.Tensor:
 def regularization_loss(model: AlexNetMnist) -> torch.Tensor:
     """What Keras adds to the loss: l2 * sum(w**2) + l1 * sum(|w|) per regularized kernel."""
     return torch.zeros(())
+
+
+def _write_neutral(path: str, tensors: dict[str, np.ndarray]) -> None:
+    """Write float32 tensors as a safetensors file with alexgen's metadata."""
+    header: dict[str, object] = {"__metadata__": dict(WEIGHTS_METADATA)}
+    chunks, offset = [], 0
+    for key in sorted(tensors):
+        data = np.ascontiguousarray(tensors[key], dtype="<f4").tobytes()
+        shape = list(tensors[key].shape)
+        header[key] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    with open(path, "wb") as handle:
+        handle.write(struct.pack("<Q", len(encoded)) + encoded + b"".join(chunks))
+
+
+def _read_neutral(path: str) -> dict[str, np.ndarray]:
+    """Read a neutral safetensors file, checking its spec hash and every tensor's shape."""
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    (length,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + length])
+    metadata = header.pop("__metadata__", {})
+    if metadata.get("spec_sha256") != WEIGHTS_METADATA["spec_sha256"]:
+        raise ValueError(
+            f"{path}: weights for spec {metadata.get('spec_name')!r} "
+            f"(sha256 {metadata.get('spec_sha256')}), not for this module's spec "
+            f"(sha256 {WEIGHTS_METADATA['spec_sha256']})"
+        )
+    data = raw[8 + length :]
+    tensors = {}
+    for key, shape in NEUTRAL_SHAPES.items():
+        if key not in header:
+            raise ValueError(f"{path}: missing tensor {key!r} (expected shape {shape})")
+        info = header[key]
+        if info["dtype"] != "F32" or tuple(info["shape"]) != shape:
+            found = f"{info['dtype']} {tuple(info['shape'])}"
+            raise ValueError(f"{path}: tensor {key!r} is {found}, expected F32 {shape}")
+        start, end = info["data_offsets"]
+        tensors[key] = np.frombuffer(data[start:end], dtype="<f4").reshape(shape)
+    extra = sorted(set(header) - set(NEUTRAL_SHAPES))
+    if extra:
+        raise ValueError(f"{path}: unexpected tensor {extra[0]!r}")
+    return tensors
+
+
+def _flat_order(blocks: tuple[tuple[int, ...], ...]) -> np.ndarray:
+    """order[i] = channels-last position of PyTorch's i-th flat input (maps flattened as C, H, W)."""
+    parts, offset = [], 0
+    for shape in blocks:
+        size = math.prod(shape)
+        part = (
+            np.arange(size).reshape(shape).transpose(2, 0, 1).ravel()
+            if len(shape) == 3
+            else np.arange(size)
+        )
+        parts.append(part + offset)
+        offset += size
+    return np.concatenate(parts)
+
+
+def _to_torch(key: str, layout: str, value: np.ndarray) -> np.ndarray:
+    """A neutral (channels-last) tensor in PyTorch's layout."""
+    if layout.endswith("_permuted"):  # rows follow a flatten: reorder H, W, C rows as C, H, W
+        value = value[_flat_order(PERMUTED_INPUTS[key.rsplit(".", 1)[0]])]
+    if layout.startswith("conv"):
+        return value.transpose(3, 2, 0, 1)  # (kh, kw, in, out) -> (out, in, kh, kw)
+    return value.T if layout.startswith("dense") else value
+
+
+def _from_torch(key: str, layout: str, value: np.ndarray) -> np.ndarray:
+    """A PyTorch tensor in the neutral (channels-last) layout."""
+    if layout.startswith("conv"):
+        return value.transpose(2, 3, 1, 0)
+    value = value.T if layout.startswith("dense") else value
+    if layout.endswith("_permuted"):
+        restored = np.empty_like(value)
+        restored[_flat_order(PERMUTED_INPUTS[key.rsplit(".", 1)[0]])] = value
+        value = restored
+    return value
+
+
+def save_weights(model: nn.Module, path: str) -> None:
+    """Save the weights in alexgen's neutral safetensors file (channels-last layout)."""
+    state = model.state_dict()
+    tensors = {
+        key: _from_torch(key, layout, state[state_key].detach().cpu().numpy())
+        for key, (state_key, layout) in NEUTRAL_KEYS.items()
+    }
+    _write_neutral(path, tensors)
+
+
+def load_weights(model: nn.Module, path: str) -> None:
+    """Load a neutral weights file saved by either framework; fails on the first mismatch."""
+    tensors = _read_neutral(path)
+    state = {
+        state_key: torch.from_numpy(np.array(_to_torch(key, layout, tensors[key])))
+        for key, (state_key, layout) in NEUTRAL_KEYS.items()
+    }
+    model.load_state_dict({**model.state_dict(), **state}, strict=True)
