@@ -290,7 +290,7 @@ def _read_neutral(path: str) -> dict[str, np.ndarray]:
 
 
 def _flat_order(blocks: tuple[tuple[int, ...], ...]) -> np.ndarray:
-    """order[i] = channels-last position of PyTorch's i-th flat input (maps flattened as C, H, W)."""
+    """order[i]: channels-last position of PyTorch's i-th flat input (maps flatten as C, H, W)."""
     parts, offset = [], 0
     for shape in blocks:
         size = math.prod(shape)
