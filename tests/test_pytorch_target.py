@@ -216,7 +216,7 @@ def test_training_helpers_state_every_value_from_the_spec(tmp_path: Path) -> Non
         - {type: dense, name: out, units: 3, activation: softmax, kernel_regularizer: {l2: 0.1}}
     """, "[2, 2, 1]", tail=TRAINING.replace("LOSS", "categorical_crossentropy"))
     source = render(text)
-    assert "torch.optim.Adam(model.parameters(), lr=0.001, betas=(0.8, 0.99), eps=1e-06)" in source
+    assert "KerasAdam(model.parameters(), lr=0.001, betas=(0.8, 0.99), epsilon=1e-06)" in source
     assert 'mode="max"' in source and "patience=2" in source and 'threshold_mode="abs"' in source
     module = import_module(source, "pt_training", tmp_path)
     model = module.build_model()

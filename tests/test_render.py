@@ -18,7 +18,8 @@ from alexgen.validate import load_graph
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = spec_files(ROOT / "spec")
-ALLOWED_IMPORTS = {"keras": {"keras", "__future__"}, "pytorch": {"torch", "__future__", "collections", "math"}}
+STDLIB = {"__future__", "collections", "json", "math", "struct"}
+ALLOWED_IMPORTS = {"keras": {"keras", "numpy", *STDLIB}, "pytorch": {"torch", "numpy", *STDLIB}}
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
