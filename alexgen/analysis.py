@@ -45,6 +45,34 @@ class Window:
         return self.pads[0][0] == self.pads[0][1] and self.pads[1][0] == self.pads[1][1]
 
 
+BYTES_PER_ACTIVATION = 4  # fp32
+MIB = 2**20
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits a spec must stay within before any framework allocates anything (CLI: --max-params and
+    --max-activation-mb). Activations are counted as the analyzer reports them: the input plus every layer's
+    output, for one example, in fp32."""
+
+    max_params: int = 2_000_000_000
+    max_activation_bytes: int = 16 * 2**30
+
+    @property
+    def max_activation_mib(self) -> int:
+        """The activation budget in MiB, as --max-activation-mb takes it."""
+        return self.max_activation_bytes // MIB
+
+
+DEFAULT_BUDGET = Budget()
+
+
+def mib_text(count: int) -> str:
+    """Bytes of `count` fp32 activations, in MiB or GiB, exact enough to compare with a budget."""
+    size = count * BYTES_PER_ACTIVATION
+    return f"{size / 2**30:,.1f} GiB" if size >= 2**30 else f"{size / MIB:,.1f} MiB"
+
+
 @dataclass
 class LayerStats:
     """What one rule computes for a layer."""
@@ -86,6 +114,11 @@ def _spatial(shape: Shape, what: str) -> tuple[int, int, int]:
     return shape  # type: ignore[return-value]
 
 
+def _square(pair_: Pair) -> str:
+    """`3` for (3, 3), `3x4` otherwise: a pair as people write it."""
+    return str(pair_[0]) if pair_[0] == pair_[1] else _fmt(pair_)
+
+
 def _fmt(shape: Shape) -> str:
     return "x".join(str(d) for d in shape)
 
@@ -112,6 +145,15 @@ def _window(layer: s.Conv2D | s.Pool2D, shape: tuple[int, int, int], kernel: Pai
                              "kernel_size" if isinstance(layer, s.Conv2D) else "pool_size")
         out.append((padded - effective) // strides[axis] + 1)
     return Window(kernel, strides, dilation, pads), (out[0], out[1])
+
+
+def skipped_cells(kernel: Pair, strides: Pair, dilation: Pair = (1, 1)) -> tuple[str, int, int] | None:
+    """When a sliding window steps further than it spans, ("rows" or "columns", cells skipped, stride)."""
+    for axis, label in ((0, "rows"), (1, "columns")):
+        span = (kernel[axis] - 1) * dilation[axis] + 1
+        if strides[axis] > span:
+            return label, strides[axis] - span, strides[axis]
+    return None
 
 
 def _grow(field_in: Field, window: Window) -> Field:
@@ -157,6 +199,12 @@ def pool2d(layer: s.Pool2D, shapes: list[Shape], fields: list[Field]) -> LayerSt
     h, w, c = _spatial(shapes[0], layer.type)  # type: ignore[attr-defined]
     kernel = pair(layer.pool_size)
     strides = pair(layer.strides) if layer.strides is not None else kernel
+    gap = skipped_cells(kernel, strides)
+    if gap is not None:
+        label, skipped, stride = gap
+        raise ShapeError(f"strides {_square(strides)} are larger than pool_size {_square(kernel)}: the pooling windows "
+                         f"never read {skipped} of every {stride} {label} of the input",
+                         "use strides no larger than pool_size (without `strides`, they equal pool_size)", "strides")
     window, (oh, ow) = _window(layer, (h, w, c), kernel, strides, (1, 1), layer.padding)
     return LayerStats((oh, ow, c), macs=oh * ow * c * kernel[0] * kernel[1], field=_grow(fields[0], window),
                       window=window)

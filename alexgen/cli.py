@@ -2,27 +2,59 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from alexgen import __version__
+from alexgen.analysis import DEFAULT_BUDGET, MIB, Budget
 from alexgen.diagnostics import Diagnostic, SpecError
+from alexgen.textsafe import printable
 
 EXIT_INVALID = 2
+MAX_SHOWN = 100  # diagnostics printed per run; the count covers them all
+
+
+def shown(problem: Diagnostic) -> str:
+    """A diagnostic as printed: spec text in it (names, keys, paths) cannot move the cursor, colour the terminal
+    or reorder text (control characters and bidi overrides are printed as escapes)."""
+    safe = dataclasses.replace(problem, message=printable(problem.message), file=printable(problem.file),
+                               hint=problem.hint and printable(problem.hint),
+                               layer=problem.layer and printable(problem.layer))
+    return safe.format()
 
 
 def report_problems(problems: list[Diagnostic]) -> None:
-    """Print diagnostics to stderr, errors and warnings alike, with a count."""
-    for problem in problems:
-        click.echo(problem.format(), err=True)
+    """Print diagnostics to stderr, errors and warnings alike (at most MAX_SHOWN), with a count."""
+    for problem in problems[:MAX_SHOWN]:
+        click.echo(shown(problem), err=True)
+    if len(problems) > MAX_SHOWN:
+        click.echo(f"... and {len(problems) - MAX_SHOWN} more not shown.", err=True)
     errors = sum(1 for p in problems if p.level == "error")
     if errors:
         click.echo(f"{errors} error{'s' * (errors != 1)} found; nothing was written.", err=True)
 
 
-def load_or_exit(spec: str | None) -> Graph:  # noqa: F821
+def budget_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--max-params and --max-activation-mb: the analyzer refuses bigger networks before any framework runs."""
+    command = click.option("--max-activation-mb", type=click.IntRange(min=1),
+                           default=DEFAULT_BUDGET.max_activation_mib, show_default=True,
+                           help="Largest activation memory for one example (fp32, input and every layer's "
+                           "output), in MiB.")(command)
+    return click.option("--max-params", type=click.IntRange(min=1), default=DEFAULT_BUDGET.max_params,
+                        show_default=True, help="Largest parameter count.")(command)
+
+
+def make_budget(max_params: int, max_activation_mb: int) -> Budget:
+    """The analyzer's budget from the two options."""
+    return Budget(max_params=max_params, max_activation_bytes=max_activation_mb * MIB)
+
+
+def load_or_exit(spec: str | None, budget: Budget = DEFAULT_BUDGET) -> Graph:  # noqa: F821
     """The analysed graph of SPEC (the bundled AlexNet when None), exiting 2 on invalid input."""
     from alexgen.resources import bundled_spec
     from alexgen.validate import load_graph
@@ -30,7 +62,7 @@ def load_or_exit(spec: str | None) -> Graph:  # noqa: F821
     path = Path(spec) if spec else bundled_spec()
     display = spec if spec else "spec/alexnet.yaml"
     try:
-        graph = load_graph(path, display)
+        graph = load_graph(path, display, budget)
     except SpecError as exc:
         report_problems(exc.diagnostics)
         sys.exit(EXIT_INVALID)
@@ -48,11 +80,12 @@ def cli() -> None:
 @click.argument("spec", required=False, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
               show_default=True, help="Output format.")
-def analyze(spec: str | None, fmt: str) -> None:
+@budget_options
+def analyze(spec: str | None, fmt: str, max_params: int, max_activation_mb: int) -> None:
     """Shapes, parameters, MACs, memory and receptive field per layer (default: the bundled AlexNet)."""
     from alexgen import report
 
-    graph = load_or_exit(spec)
+    graph = load_or_exit(spec, make_budget(max_params, max_activation_mb))
     if fmt == "json":
         click.echo(report.to_json(graph), nl=False)
     elif fmt == "markdown":
@@ -61,7 +94,7 @@ def analyze(spec: str | None, fmt: str) -> None:
         report.print_table(graph)
 
 
-def load_all_or_exit(specs: tuple[str, ...]) -> list[tuple[Graph, str]]:  # noqa: F821
+def load_all_or_exit(specs: tuple[str, ...], budget: Budget = DEFAULT_BUDGET) -> list[tuple[Graph, str]]:  # noqa: F821
     """Analysed graphs of every SPEC (default: every spec in ./spec, else the bundled ones), or exit 2."""
     from alexgen.resources import data_dir, spec_files
     from alexgen.validate import load_graph
@@ -74,7 +107,7 @@ def load_all_or_exit(specs: tuple[str, ...]) -> list[tuple[Graph, str]]:  # noqa
     graphs, problems = [], []
     for path, display in pairs:
         try:
-            graphs.append((load_graph(path, display), display))
+            graphs.append((load_graph(path, display, budget), display))
         except SpecError as exc:
             problems.extend(exc.diagnostics)
     if problems:
@@ -93,13 +126,15 @@ def load_all_or_exit(specs: tuple[str, ...]) -> list[tuple[Graph, str]]:  # noqa
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when a generated file is stale.")
 @click.option("--templates", "templates_dir", type=click.Path(file_okay=False, exists=True),
               help="Folder of template overrides, searched before alexgen's own (same relative names).")
-@click.option("--force", is_flag=True, help="Overwrite files that do not carry alexgen's header.")
+@click.option("--force", is_flag=True, help="Overwrite files that do not carry alexgen's header, or whose content was "
+              "edited since alexgen wrote them.")
+@budget_options
 def render(specs: tuple[str, ...], target: str, out_dir: str, check: bool, templates_dir: str | None,
-           force: bool) -> None:
+           force: bool, max_params: int, max_activation_mb: int) -> None:
     """Render SPECs (default: every spec in spec/) into Keras 3 and/or PyTorch modules."""
     from alexgen.render import TARGETS, RenderError, render_outputs, stale, write_outputs
 
-    graphs = load_all_or_exit(specs)
+    graphs = load_all_or_exit(specs, make_budget(max_params, max_activation_mb))
     targets = list(TARGETS) if target == "all" else [target]
     try:
         outputs = render_outputs(graphs, targets, Path(templates_dir) if templates_dir else None)

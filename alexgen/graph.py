@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 
 from alexgen import analysis
-from alexgen.analysis import Field, Shape, ShapeError, Window
+from alexgen.analysis import DEFAULT_BUDGET, Budget, Field, Shape, ShapeError, Window, mib_text, skipped_cells
 from alexgen.diagnostics import Diagnostic, Diagnostics
 from alexgen.loader import SourceMap
 from alexgen.spec import LayerBase, Spec
@@ -144,24 +144,42 @@ def _check_names(names: list[str], spec: Spec, source: SourceMap, problems: Diag
             first[name] = index
 
 
+MAX_EXPLAINED = 20  # forward references traced for a cycle and unknown inputs given a did-you-mean, per spec
+
+
 def _reaches(start: str, target: str, edges: dict[str, list[str]]) -> list[str] | None:
-    """A path start → … → target following input edges, if any."""
-    stack, seen = [[start]], set()
+    """A path start → … → target following input edges, if any (linear in the graph's size)."""
+    parent: dict[str, str | None] = {start: None}
+    stack = [start]
     while stack:
-        path = stack.pop()
-        if path[-1] == target:
-            return path
-        if path[-1] in seen:
-            continue
-        seen.add(path[-1])
-        stack.extend([*path, nxt] for nxt in edges.get(path[-1], []))
+        name = stack.pop()
+        if name == target:
+            path: list[str] = []
+            step: str | None = name
+            while step is not None:
+                path.append(step)
+                step = parent[step]
+            return path[::-1]
+        for nxt in edges.get(name, []):
+            if nxt not in parent:
+                parent[nxt] = name
+                stack.append(nxt)
     return None
+
+
+def _route(names: list[str], ends: int = 6) -> str:
+    """`a -> b -> c`, eliding the middle of a long route."""
+    if len(names) > 2 * ends + 1:
+        names = [*names[:ends], f"... ({len(names) - 2 * ends} more)", *names[-ends:]]
+    return " -> ".join(names)
 
 
 def _resolve_inputs(spec: Spec, names: list[str], source: SourceMap, problems: Diagnostics) -> list[list[str]]:
     positions = {name: i for i, name in reversed(list(enumerate(names)))}
     edges = {names[i]: (layer.inputs or ([names[i - 1]] if i else [INPUT])) for i, layer in enumerate(spec.layers)}
     resolved = []
+    known = list(dict.fromkeys([INPUT, *names]))
+    unknown = forward = 0  # did-you-mean and cycle tracing cost O(layers) each: only the first few get them
     for index, layer in enumerate(spec.layers):
         inputs = edges[names[index]]
         for k, ref in enumerate(layer.inputs or []):
@@ -169,14 +187,15 @@ def _resolve_inputs(spec: Spec, names: list[str], source: SourceMap, problems: D
             if ref == INPUT:
                 continue
             if ref not in positions:
-                known = list(dict.fromkeys([INPUT, *names]))
-                close = difflib.get_close_matches(ref, known, n=1)
+                unknown += 1
+                close = difflib.get_close_matches(ref, known, n=1) if unknown <= MAX_EXPLAINED else []
                 hint = f"did you mean '{close[0]}'?" if close else f"known names: {', '.join(known[:12])}"
                 problems.add(source.diagnostic(path, f"unknown input '{ref}'", hint=hint, layer=names[index],
                                                index=index))
             elif positions[ref] >= index:
-                cycle = _reaches(ref, names[index], edges)
-                message = (f"cycle: {' -> '.join([names[index], *cycle])}" if cycle and ref != names[index]
+                forward += 1
+                cycle = _reaches(ref, names[index], edges) if forward <= MAX_EXPLAINED else None
+                message = (f"cycle: {_route([names[index], *cycle])}" if cycle and ref != names[index]
                            else f"layer '{ref}' reads its own output (a cycle)" if ref == names[index]
                            else f"forward reference to '{ref}', defined later (layer {positions[ref]})")
                 problems.add(source.diagnostic(path, message, hint="list every layer after the layers it reads",
@@ -192,10 +211,53 @@ def _resolve_inputs(spec: Spec, names: list[str], source: SourceMap, problems: D
     return resolved
 
 
+def _over_budget(what: str, total: int, limit: int, option: str) -> str:
+    return f"{what} {total:,}, more than the budget of {limit:,} ({option})"
+
+
+def _budget_problem(node: Node, params: int, activations: int, budget: Budget, source: SourceMap) -> Diagnostic | None:
+    """The first budget this node's running totals exceed, located at the key that sets the node's size."""
+    key = {"conv2d": "filters", "dense": "units"}.get(node.type, "type")
+    where = ("layers", node.index, key)
+    if params > budget.max_params:
+        return source.diagnostic(where, _over_budget("the parameter count reaches", params, budget.max_params,
+                                                     "--max-params"),
+                                 hint="use fewer filters or units, or raise --max-params", layer=node.name,
+                                 index=node.index, key=key == "type")
+    if activations * analysis.BYTES_PER_ACTIVATION > budget.max_activation_bytes:
+        return source.diagnostic(where, f"activations reach {mib_text(activations)} for one example (fp32), more "
+                                 f"than the budget of {budget.max_activation_mib:,} MiB (--max-activation-mb)",
+                                 hint="downsample earlier or use fewer channels, or raise --max-activation-mb",
+                                 layer=node.name, index=node.index, key=key == "type")
+    return None
+
+
+def _skip_warning(node: Node, source: SourceMap) -> Diagnostic | None:
+    """A convolution whose strides jump over input cells (1x1 projections are meant to, and are not warned of)."""
+    window = node.window
+    if node.type != "conv2d" or window is None or max(window.kernel) == 1:
+        return None
+    gap = skipped_cells(window.kernel, window.strides, window.dilation)
+    if gap is None:
+        return None
+    label, skipped, stride = gap
+    return source.diagnostic(("layers", node.index, "strides"), f"strides {stride} are larger than the kernel: this "
+                             f"convolution never reads {skipped} of every {stride} {label} of its input",
+                             hint="use strides no larger than the (dilated) kernel_size, or a 1x1 kernel to subsample",
+                             layer=node.name, index=node.index, level="warning")
+
+
 def _analyse(spec: Spec, names: list[str], inputs: list[list[str]], source: SourceMap,
-             problems: Diagnostics) -> list[Node]:
+             problems: Diagnostics, budget: Budget = DEFAULT_BUDGET) -> list[Node]:
     known: dict[str, tuple[Shape, Field]] = {INPUT: (tuple(spec.input_shape), Field())}
-    nodes = []
+    nodes: list[Node] = []
+    params, activations = 0, math.prod(spec.input_shape)
+    if activations * analysis.BYTES_PER_ACTIVATION > budget.max_activation_bytes:
+        problems.add(source.diagnostic(("input_shape",), f"the input alone needs {mib_text(activations)} for one "
+                                       f"example (fp32), more than the activation budget of "
+                                       f"{budget.max_activation_mib:,} MiB (--max-activation-mb)",
+                                       hint="use a smaller input_shape, or raise --max-activation-mb"))
+        return nodes
     for index, layer in enumerate(spec.layers):
         if isinstance(layer, Unchecked) or any(ref not in known for ref in inputs[index]):
             continue  # invalid, or an input failed or is unknown; already reported, do not cascade
@@ -212,6 +274,14 @@ def _analyse(spec: Spec, names: list[str], inputs: list[list[str]], source: Sour
                     stats.params, stats.trainable, stats.macs, stats.field, stats.window)
         known[node.name] = (node.shape, node.field)
         nodes.append(node)
+        params, activations = params + node.params, activations + node.size
+        over = _budget_problem(node, params, activations, budget, source)
+        if over is not None:
+            problems.add(over)
+            break  # the totals only grow: analysing further layers would repeat the same error
+        warning = _skip_warning(node, source)
+        if warning is not None:
+            problems.add(warning)
     return nodes
 
 
@@ -224,12 +294,13 @@ def _warn_unused(nodes: list[Node], source: SourceMap, problems: Diagnostics) ->
                                            layer=node.name, index=node.index, level="warning", key=True))
 
 
-def build_graph(spec: Spec, source: SourceMap, sha256: str, problems: Diagnostics) -> Graph:
+def build_graph(spec: Spec, source: SourceMap, sha256: str, problems: Diagnostics,
+                budget: Budget = DEFAULT_BUDGET) -> Graph:
     """Name, connect and analyse every layer, collecting problems instead of stopping at the first."""
     names = layer_names(spec)
     _check_names(names, spec, source, problems)
     inputs = _resolve_inputs(spec, names, source, problems)
-    nodes = _analyse(spec, names, inputs, source, problems)
+    nodes = _analyse(spec, names, inputs, source, problems, budget)
     if not problems.errors:
         _warn_unused(nodes, source, problems)
     return Graph(spec, nodes, source.file, sha256, [d for d in problems.items if d.level == "warning"])

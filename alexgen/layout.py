@@ -52,7 +52,7 @@ def flat_segments(graph: Graph) -> dict[str, list[tuple[int, ...]]]:
             segments[node.name] = [source]
         elif node.type == "concatenate":
             segments[node.name] = [s for ref in node.inputs for s in segments[ref]]
-        elif node.type in {"dropout", "activation", "batch_norm"} and node.inputs[0] in segments:
+        elif node.type in {"dropout", "activation", "batch_norm", "flatten"} and node.inputs[0] in segments:
             segments[node.name] = segments[node.inputs[0]]
         else:
             segments[node.name] = [node.shape]

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from alexgen.graph import Graph, Node
+from alexgen.textsafe import printable
 
 BYTES_PER_FLOAT = 4
 
@@ -102,11 +103,13 @@ def print_table(graph: Graph, width: int | None = None) -> None:
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console(width=width) if width else Console()
     if not width and not console.is_terminal:
         console = Console(width=100)
-    table = Table(title=f"{graph.name}  ({graph.path})", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+    title = Text(printable(f"{graph.name}  ({graph.path})"))  # plain text: a path's [brackets] are not markup
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
     for column in COLUMNS:
         justify = "right" if column in {"params", "non-train.", "MACs", "activ."} else "left"
         table.add_column(column, justify=justify, no_wrap=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from alexgen.analysis import DEFAULT_BUDGET, Budget
 from alexgen.diagnostics import Diagnostic, Diagnostics
 from alexgen.graph import Graph, Unchecked, build_graph, default_names
 from alexgen.loader import LoadedDocument, SourceMap, load_document, parse_text
@@ -82,13 +83,24 @@ def _describe(error: dict[str, Any], data: Any, path: tuple[str | int, ...]) -> 
         hint = _suggest(value, words) if isinstance(value, str) else None
         return f"invalid value {value!r}: expected {', '.join(repr(w) for w in words)}", hint, False
     if kind == "string_pattern_mismatch":
-        return (f"{value!r} is not a valid name", "names are ASCII identifiers: a letter, then letters, digits or "
-                "underscores (the spec's own name is lower snake_case)", False)
+        return (f"{_shown(value)} is not a valid name", "names are ASCII identifiers: a letter, then letters, digits "
+                "or underscores (the spec's own name is lower snake_case)", False)
+    if kind == "string_unicode":
+        return ("the text holds a lone surrogate (half of a UTF-16 pair, e.g. from a \\ud800 escape), which no "
+                "file can store", "remove the escape, or write the character itself", False)
     message = error["msg"].replace("Value error, ", "")
     hint = f"rename it, e.g. '{value}_'" if "Python keyword" in message else None
     if isinstance(value, (dict, list)) or f"(got {value!r})" in message or f"'{value}'" in message:
         return message, hint, False
-    return f"{message} (got {value!r})", hint, False
+    return f"{message} (got {_shown(value)})", hint, False
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """repr() of a value, its middle elided when long (a 10,000-character description is not worth repeating)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit // 2]}...{text[-limit // 4:]} ({len(str(value)):,} characters)"
 
 
 def _branch(error: dict[str, Any], data: Any) -> tuple[tuple[str | int, ...], str] | None:
@@ -208,7 +220,7 @@ def _partial_spec(data: dict[str, Any]) -> Spec | None:
     return Spec.model_construct(input_shape=shape, layers=[_checked(layer) for layer in layers])
 
 
-def graph_from_document(document: LoadedDocument) -> Graph:
+def graph_from_document(document: LoadedDocument, budget: Budget = DEFAULT_BUDGET) -> Graph:
     """Validate parsed data and build the analysed graph, or raise SpecError with every problem."""
     problems = Diagnostics(list(document.problems))
     try:
@@ -218,23 +230,23 @@ def graph_from_document(document: LoadedDocument) -> Graph:
             problems.add(diagnostic)
         partial = _partial_spec(document.data)
         if partial is not None:
-            build_graph(partial, document.source, document.sha256, problems)
+            build_graph(partial, document.source, document.sha256, problems, budget)
         problems.raise_if_errors()
         raise
-    graph = build_graph(spec, document.source, document.sha256, problems)
+    graph = build_graph(spec, document.source, document.sha256, problems, budget)
     problems.raise_if_errors()
     return graph
 
 
-def load_graph(path: str | Path, display: str | None = None) -> Graph:
+def load_graph(path: str | Path, display: str | None = None, budget: Budget = DEFAULT_BUDGET) -> Graph:
     """Read a spec file and return its analysed graph, or raise SpecError."""
-    return graph_from_document(load_document(path, display))
+    return graph_from_document(load_document(path, display), budget)
 
 
-def graph_from_text(text: str, file: str = "<spec>") -> Graph:
+def graph_from_text(text: str, file: str = "<spec>", budget: Budget = DEFAULT_BUDGET) -> Graph:
     """Like load_graph, from text (tests and tools)."""
     data, source, problems = parse_text(text, file)
-    sha256 = hashlib.sha256(text.encode()).hexdigest()
-    return graph_from_document(LoadedDocument(data, source, file, sha256, problems))
+    sha256 = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return graph_from_document(LoadedDocument(data, source, file, sha256, problems), budget)
 
 

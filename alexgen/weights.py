@@ -13,8 +13,17 @@ from typing import Any
 import numpy as np
 
 from alexgen.graph import Graph, Node
-from alexgen.layout import (FORMAT_VERSION, KERAS_SLOTS, TORCH_NAMES, flat_segments, neutral_shapes,  # noqa: F401
-                            permuted_inputs, slots, weighted_nodes)
+from alexgen.layout import (  # noqa: F401
+    FORMAT_VERSION,
+    KERAS_SLOTS,
+    TORCH_NAMES,
+    flat_segments,
+    neutral_shapes,
+    permuted_inputs,
+    slots,
+    weighted_nodes,
+)
+
 
 def check_torch_state(model: Any, state: dict[str, Any], where: str) -> None:
     """Raise WeightsError on the first key or shape of a state_dict that does not fit the model."""

@@ -246,7 +246,7 @@ def build_context(graph: Graph, meta: Meta) -> dict[str, Any]:
         "title": f"{graph.name}: {len(graph.nodes)} layers, {graph.total_params:,} parameters, Keras 3.",
         "description": docstring_text(graph.spec.description or ""),
         "analysis": analysis_lines(graph),
-        "spec_path": docstring_text(meta.spec_path),
+        "spec_path": docstring_text(meta.shown_path),
         "command": docstring_text(meta.command),
         "model_name": repr(graph.name),
         "input_shape": repr(tuple(graph.input_shape)),

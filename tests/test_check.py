@@ -1,0 +1,283 @@
+"""`alexgen check`: the pitfall specs and the full-size specs pass; deliberately broken conversions fail by name."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, SPEC_PATHS
+
+pytest.importorskip("torch")
+pytest.importorskip("keras")
+
+from click.testing import CliRunner  # noqa: E402
+
+from alexgen import weights  # noqa: E402
+from alexgen.check import Row, run_check  # noqa: E402
+from alexgen.cli import cli  # noqa: E402
+from alexgen.graph import Node  # noqa: E402
+from alexgen.layout import permuted_inputs, weighted_nodes  # noqa: E402
+from alexgen.targets import pytorch  # noqa: E402
+from alexgen.targets.common import pair_text  # noqa: E402
+from alexgen.targets.emit import call  # noqa: E402
+from alexgen.validate import graph_from_text, load_graph  # noqa: E402
+
+PITFALL_DIR = ROOT / "tests" / "specs"
+PITFALL_SPECS = sorted(PITFALL_DIR.glob("*.yaml"))
+FORWARD_LIMIT = 1e-5
+
+
+def check(path: Path, **options: object) -> list[Row]:
+    """run_check on a spec file, displayed relative to the repository."""
+    display = path.relative_to(ROOT).as_posix()
+    return run_check(load_graph(path, display), display, **options)  # type: ignore[arg-type]
+
+
+def failing(rows: list[Row]) -> list[Row]:
+    """The rows that did not pass."""
+    return [row for row in rows if not row.passed]
+
+
+def forward_rows(rows: list[Row]) -> dict[str, Row]:
+    """Per-layer forward rows by layer name (without the summary row)."""
+    return {r.check.removeprefix("forward "): r for r in rows if r.check.startswith("forward ") and
+            r.check != "forward (eval)"}
+
+
+def summary(rows: list[Row]) -> Row:
+    """The `forward (eval)` row, which names the first layer that diverges."""
+    return next(r for r in rows if r.check == "forward (eval)")
+
+
+def describe(rows: list[Row]) -> str:
+    """Rows as text for an assertion message."""
+    return "\n".join(f"{r.check}: {'pass' if r.passed else 'FAIL'} {r.detail} abs={r.max_abs} rel={r.max_rel}"
+                     for r in rows)
+
+
+# --- (a) the targeted pitfall specs -------------------------------------------------------------------
+
+
+def test_every_pitfall_spec_names_its_pitfall() -> None:
+    assert len(PITFALL_SPECS) >= 10
+    for path in PITFALL_SPECS:
+        assert path.read_text().startswith("# Pitfall: "), path.name
+
+
+def test_pitfall_specs_cover_the_optimizers_and_regularizers() -> None:
+    graphs = [load_graph(path) for path in PITFALL_SPECS]
+    optimizers = {g.spec.training.optimizer.type for g in graphs if g.spec.training}
+    assert {"sgd", "adam", "adadelta"} <= optimizers
+    sgd = [g.spec.training.optimizer for g in graphs if g.spec.training and g.spec.training.optimizer.type == "sgd"]
+    assert any(o.momentum > 0 and o.weight_decay > 0 for o in sgd)
+    regularizers = [n.layer.kernel_regularizer for g in graphs for n in weighted_nodes(g)
+                    if getattr(n.layer, "kernel_regularizer", None)]
+    assert any(r.l2 for r in regularizers) and any(r.l1 for r in regularizers)
+
+
+@pytest.mark.parametrize("path", PITFALL_SPECS, ids=[p.stem for p in PITFALL_SPECS])
+def test_pitfall_spec_passes_every_check(path: Path) -> None:
+    rows = check(path)
+    assert not failing(rows), f"{path.name}: failing rows:\n{describe(failing(rows))}"
+    names = {row.check.split(" (")[0] for row in rows}
+    assert {"parameter counts and shapes", "weights round trip", "training loss", "updated parameters"} <= names
+    assert summary(rows).passed and summary(rows).max_rel is not None
+    graph = load_graph(path)
+    assert {n.name for n in weighted_nodes(graph)} <= set(forward_rows(rows))
+    if any(n.type == "batch_norm" for n in graph.nodes):  # train-mode batch statistics and moving averages
+        assert "batch-norm moving statistics" in names
+
+
+DOUBLE_FLATTEN = """\
+alexgen: 1
+name: double_flatten
+input_shape: [5, 4, 3]
+layers:
+  - {type: conv2d, name: conv, filters: 2, kernel_size: 2}
+  - {type: flatten, name: flat1}
+  - {type: flatten, name: flat2}
+  - {type: dense, name: fc, units: 3}
+"""
+GLOBAL_POOL_CHAIN = """\
+alexgen: 1
+name: global_pool_chain
+input_shape: [6, 5, 3]
+layers:
+  - {type: conv2d, name: conv, filters: 4, kernel_size: 3}
+  - {type: global_avg_pool2d, name: gap}
+  - {type: dense, name: fc, units: 3, activation: softmax}
+"""
+
+
+def test_flatten_of_a_flat_vector_keeps_the_permutation() -> None:
+    graph = graph_from_text(DOUBLE_FLATTEN, "double_flatten.yaml")
+    assert permuted_inputs(graph) == {"fc": [(4, 3, 2)]}  # was lost: the second flatten restarted the order
+
+
+@pytest.mark.parametrize("text", [DOUBLE_FLATTEN, GLOBAL_POOL_CHAIN], ids=["double_flatten", "global_pool_chain"])
+def test_chain_edge_cases_pass_the_check(text: str, tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    rows = run_check(load_graph(path), str(path))
+    assert not failing(rows), describe(failing(rows))
+    assert forward_rows(rows)["fc"].passed
+
+
+# --- (b) the full-size specs, one subprocess each -----------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SPEC_PATHS, ids=[p.stem for p in SPEC_PATHS])
+def test_full_size_spec_passes_the_check(path: Path) -> None:
+    display = path.relative_to(ROOT).as_posix()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-m", "alexgen", "check", display, "--format", "json"], cwd=ROOT,
+                            capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert result.stdout, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    rows = [Row(**row) for row in report["checks"]]
+    assert result.returncode == 0, f"{display}: failing rows:\n{describe(failing(rows))}"
+    assert report["passed"] and report["tolerance"] == FORWARD_LIMIT
+    graph = load_graph(path, display)
+    layers = forward_rows(rows)
+    assert {n.name for n in weighted_nodes(graph)} <= set(layers)
+    assert graph.output.name in layers
+    for name, row in layers.items():
+        assert row.max_abs is not None and row.max_rel is not None, name
+        assert row.max_rel <= FORWARD_LIMIT, f"{name}: {row.max_rel}"
+    assert summary(rows).max_rel <= FORWARD_LIMIT
+    assert any(r.check == "weights round trip" and r.passed for r in rows)
+    assert any(r.check.startswith("training loss") for r in rows)
+
+
+# --- (c) broken twins: the check fails and names the layer ----------------------------------------------
+
+
+def lrn_alpha_unconverted(node: Node) -> list[pytorch.Module]:
+    """The classic slip: the spec's alpha passed straight to nn.LocalResponseNorm (which divides it by size)."""
+    layer = node.layer
+    return [pytorch.Module(node.name, call("nn.LocalResponseNorm", layer.size, alpha=layer.alpha,  # type: ignore[attr-defined]
+                                           beta=layer.beta, k=layer.bias))]  # type: ignore[attr-defined]
+
+
+def batch_norm_default_eps(node: Node) -> list[pytorch.Module]:
+    """Batch norm with the right momentum but PyTorch's default eps (1e-5, Keras's is 1e-3)."""
+    cls = "BatchNorm2d" if len(node.shape) == 3 else "BatchNorm1d"
+    return [pytorch.Module(node.name, call(cls, node.shape[-1], momentum=1 - node.layer.momentum))]  # type: ignore[attr-defined]
+
+
+def pool_padded_with_zeros(node: Node) -> list[pytorch.Module]:
+    """'same' max pooling whose asymmetric padding is zeros instead of -inf."""
+    window = node.window
+    out, padding = pytorch.padded(node, "zeros")
+    return [*out, pytorch.Module(node.name, call("nn.MaxPool2d", kernel_size=pair_text(window.kernel),  # type: ignore[union-attr]
+                                                 stride=pair_text(window.strides), padding=padding))]  # type: ignore[union-attr]
+
+
+def naive_same_padding(node: Node) -> list[pytorch.Module]:
+    """'same' as kernel // 2 on every side (right for stride 1 and odd kernels only); even kernels left alone."""
+    kernel = node.window.kernel  # type: ignore[union-attr]
+    if node.layer.padding != "same" or any(k % 2 == 0 for k in kernel):  # type: ignore[attr-defined]
+        return pytorch.conv2d(node)
+    return [pytorch.Module(node.name, call("nn.Conv2d", node.input_shapes[0][-1], node.layer.filters,  # type: ignore[attr-defined]
+                                           kernel_size=pair_text(kernel), stride=pair_text(node.window.strides),  # type: ignore[union-attr]
+                                           padding=pair_text(tuple(k // 2 for k in kernel))))]  # type: ignore[arg-type]
+
+
+def no_flatten_permutation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Weights moved without permuting the rows behind a flatten (the comparison itself stays right)."""
+    monkeypatch.setattr(weights, "_input_order", lambda graph, node, orders: None)
+
+
+def emitter(kind: str, function: Callable[[Node], list[pytorch.Module]]) -> Callable[[pytest.MonkeyPatch], None]:
+    """A breakage: replace the PyTorch emitter of one layer type."""
+    return lambda monkeypatch: monkeypatch.setitem(pytorch.EMITTERS, kind, function)
+
+
+BROKEN = {  # id: (breakage, spec, first layer that must diverge, layers before it that must still pass)
+    "no_flatten_permutation": (no_flatten_permutation, "groups.yaml", "predictions", ["conv_g2", "conv_g4_s2"]),
+    "no_flatten_permutation_two_tower": (no_flatten_permutation, "two_tower_small.yaml", "side",
+                                         ["t1_conv1", "t2_conv1", "t1_conv2", "t2_conv2", "t1_pool"]),
+    "lrn_alpha_not_converted": (emitter("lrn", lrn_alpha_unconverted), "lrn.yaml", "norm_paper", ["conv1"]),
+    "batch_norm_default_eps": (emitter("batch_norm", batch_norm_default_eps), "batch_norm.yaml", "bn_conv",
+                               ["conv1"]),
+    "max_pool_padded_with_zeros": (emitter("max_pool2d", pool_padded_with_zeros), "same_pool_stride2.yaml",
+                                   "pool_even", ["conv1"]),
+    "naive_same_padding": (emitter("conv2d", naive_same_padding), "same_conv_stride2.yaml", "odd_s2", []),
+}
+
+
+@pytest.mark.parametrize(("breakage", "spec", "layer", "fine"), BROKEN.values(), ids=list(BROKEN))
+def test_broken_conversion_fails_and_names_the_layer(monkeypatch: pytest.MonkeyPatch, breakage: Callable[..., None],
+                                                     spec: str, layer: str, fine: list[str]) -> None:
+    breakage(monkeypatch)
+    rows = check(PITFALL_DIR / spec)
+    layers = forward_rows(rows)
+    assert not layers[layer].passed, describe(rows)
+    assert layers[layer].max_rel is not None and layers[layer].max_rel > FORWARD_LIMIT
+    assert summary(rows).detail == f"first divergence at {layer}", describe(rows)
+    assert not summary(rows).passed
+    for name in fine:
+        assert layers[name].passed, describe(rows)
+    if breakage is no_flatten_permutation:  # a symmetric mistake: the round trip cannot see it, the forward does
+        assert next(r for r in rows if r.check == "weights round trip").passed
+        assert all(not layers[n].passed for n in ("t1_fc", "bn_flat") if n in layers)
+
+
+def test_every_flattened_dense_is_permuted_in_the_two_tower_spec() -> None:
+    graph = load_graph(PITFALL_DIR / "two_tower_small.yaml")
+    assert permuted_inputs(graph) == {"side": [(4, 4, 2)], "t1_fc": [(2, 2, 3), (4, 4, 2), (3,)],
+                                      "bn_flat": [(2, 2, 3), (4, 4, 2), (3,)],
+                                      "t2_fc": [(2, 2, 3), (4, 4, 2), (3,)]}
+
+
+# --- (d) the command line ------------------------------------------------------------------------------
+
+
+def test_cli_check_passes_with_a_table() -> None:
+    result = CliRunner().invoke(cli, ["check", "tests/specs/lrn.yaml"])
+    assert result.exit_code == 0, result.output
+    assert "alexgen check lrn" in result.output
+    assert "FAIL" not in result.output
+    assert "forward norm_paper" in result.output
+
+
+def test_cli_check_json_parses() -> None:
+    result = CliRunner().invoke(cli, ["check", "tests/specs/groups.yaml", "--format", "json", "--batch", "3",
+                                      "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["spec"] == "groups" and report["passed"] is True and report["tolerance"] == FORWARD_LIMIT
+    assert set(report["checks"][0]) == {"check", "passed", "detail", "max_abs", "max_rel"}
+    assert "forward conv_g4" in [r["check"] for r in report["checks"]]
+
+
+def test_cli_check_exits_1_when_a_row_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(pytorch.EMITTERS, "lrn", lrn_alpha_unconverted)
+    result = CliRunner().invoke(cli, ["check", "tests/specs/lrn.yaml", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["passed"] is False
+    rows = {r["check"]: r for r in report["checks"]}
+    assert rows["forward (eval)"]["detail"] == "first divergence at norm_paper"
+    assert rows["forward norm_paper"]["passed"] is False and rows["forward conv1"]["passed"] is True
+
+
+def test_cli_check_tolerance_is_relative() -> None:
+    result = CliRunner().invoke(cli, ["check", "tests/specs/lrn.yaml", "--format", "json", "--tolerance", "1e-12"])
+    assert result.exit_code == 1
+    rows = json.loads(result.stdout)["checks"]
+    assert any(r["check"].startswith("forward ") and not r["passed"] for r in rows)
+
+
+def test_check_of_an_invalid_spec_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(DOUBLE_FLATTEN.replace("units: 3", "unit: 3"))
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 2
+    assert "unknown key 'unit'" in result.output
