@@ -106,6 +106,7 @@ class Pair:
         nodes = self.graph.nodes
         probe = keras.Model(self.keras.inputs, [self.keras.get_layer(n.name).output for n in nodes])
         outputs = probe([x], training=False)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]  # one layer: a bare tensor
         return {n.name: np.asarray(o) for n, o in zip(nodes, outputs, strict=True)}
 
     def torch_outputs(self, x: np.ndarray) -> dict[str, np.ndarray]:

@@ -17,11 +17,11 @@ def read_weights(graph: Graph, spec_path: str, source: str, path: Path) -> dict[
     expected = w.neutral_shapes(graph)
     if source == "neutral":
         return read_neutral(path, graph, expected)
-    from alexgen.frameworks import generated_modules
+    from alexgen.frameworks import generated_module
 
-    keras_module, torch_module = generated_modules(graph, spec_path)
+    module = generated_module(graph, spec_path, "keras" if source == "keras" else "pytorch")
     if source == "keras":
-        model = keras_module.build_model()
+        model = module.build_model()
         check_keras_layers(model, path, graph.name)
         try:
             model.load_weights(str(path))
@@ -31,7 +31,7 @@ def read_weights(graph: Graph, spec_path: str, source: str, path: Path) -> dict[
     else:
         import torch
 
-        model = torch_module.build_model()
+        model = module.build_model()
         try:
             state = torch.load(str(path), map_location="cpu", weights_only=True)
             w.check_torch_state(model, state, str(path))
@@ -107,11 +107,11 @@ def write_weights(graph: Graph, spec_path: str, dest: str, tensors: dict[str, np
     if dest == "neutral":
         write_neutral(path, tensors, graph)
         return
-    from alexgen.frameworks import generated_modules
+    from alexgen.frameworks import generated_module
 
-    keras_module, torch_module = generated_modules(graph, spec_path)
+    module = generated_module(graph, spec_path, "keras" if dest == "keras" else "pytorch")
     if dest == "keras":
-        model = keras_module.build_model()
+        model = module.build_model()
         w.neutral_to_keras(graph, model, tensors)
         target = str(path)
         if target.endswith(".keras"):
@@ -123,7 +123,7 @@ def write_weights(graph: Graph, spec_path: str, dest: str, tensors: dict[str, np
         return
     import torch
 
-    model = torch_module.build_model()
+    model = module.build_model()
     w.load_torch_state(model, w.neutral_to_torch_state(graph, tensors, w.torch_prefixes(model)))
     torch.save(model.state_dict(), str(path))
 

@@ -29,11 +29,13 @@ def import_source(module_name: str, source: str, folder: Path | None = None) -> 
     return module
 
 
+def generated_module(graph: Graph, spec_path: str, target: str, templates: Path | None = None) -> ModuleType:
+    """Render and import one target's module of a graph (only that framework is imported)."""
+    source = render_module(graph, target, environment(templates), spec_path)
+    return import_source(f"alexgen_check_{target}_{graph.name}", source)
+
+
 def generated_modules(graph: Graph, spec_path: str, templates: Path | None = None) -> tuple[ModuleType, ModuleType]:
     """Render and import the Keras and PyTorch modules of a graph."""
-    env = environment(templates)
-    modules = []
-    for target in ("keras", "pytorch"):
-        source = render_module(graph, target, env, spec_path)
-        modules.append(import_source(f"alexgen_check_{target}_{graph.name}", source))
-    return modules[0], modules[1]
+    return (generated_module(graph, spec_path, "keras", templates),
+            generated_module(graph, spec_path, "pytorch", templates))

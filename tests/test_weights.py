@@ -457,12 +457,18 @@ def test_convert_weights_refuses_a_wrong_file_with_exit_2(wrong_files: Path, tmp
 
 def test_convert_weights_subprocess_refuses_a_wrong_file_without_a_traceback(wrong_files: Path,
                                                                             tmp_path: Path) -> None:
-    result = convert("tests/specs/lrn.yaml", "pytorch", wrong_files / "lrn.weights.h5", "neutral", tmp_path / "out")
+    # alexgen's entry point, reporting at exit whether TensorFlow was imported (a PyTorch conversion needs none)
+    code = ("import atexit, sys; atexit.register(lambda: print('tensorflow' in sys.modules)); "
+            "from alexgen.cli import main; main()")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", code, "convert-weights", "--spec", "tests/specs/lrn.yaml", "--from",
+                             "pytorch", str(wrong_files / "lrn.weights.h5"), "--to", "neutral", str(tmp_path / "out")],
+                            cwd=ROOT, capture_output=True, text=True, env=env, timeout=300, check=False)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
-    last = result.stderr.splitlines()[-1]
-    assert last == f"alexgen: {wrong_files / 'lrn.weights.h5'}: not a PyTorch state_dict saved with torch.save " \
-                   "(UnpicklingError)"
+    assert result.stderr.splitlines()[-1] == (f"alexgen: {wrong_files / 'lrn.weights.h5'}: not a PyTorch "
+                                              "state_dict saved with torch.save (UnpicklingError)")
+    assert result.stdout.strip() == "False"
 
 
 # --- the README's "Move a model between Keras and PyTorch" section, run on a small spec ---------------------------
