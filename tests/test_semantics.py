@@ -7,10 +7,8 @@ gives different numbers, so the comparison is able to fail.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import textwrap
-from collections.abc import Iterator
 from types import SimpleNamespace
 
 import numpy as np
@@ -28,28 +26,6 @@ F = torch.nn.functional
 pytestmark = [pytest.mark.keras, pytest.mark.torch]
 TOLERANCE = 1e-5  # relative to the largest magnitude, as `alexgen check`
 HEADER = "alexgen: 1\nname: {name}\ninput_shape: {shape}\nlayers:\n"
-FLOATX_AS_SHIPPED = check.floatx
-
-
-@contextlib.contextmanager
-def floatx_and_dtype_policy(dtype: str) -> Iterator[None]:
-    """check.floatx as it should be: Keras 3 caches its global dtype policy from the first layer it builds, so
-    setting floatx alone leaves every later layer in the first dtype (see test_check_floatx_sets_the_dtype_policy)."""
-    previous, policy = keras.config.floatx(), keras.config.dtype_policy()
-    keras.config.set_floatx(dtype)
-    keras.config.set_dtype_policy(dtype)
-    try:
-        yield
-    finally:
-        keras.config.set_floatx(previous)
-        keras.config.set_dtype_policy(policy)
-
-
-@pytest.fixture(autouse=True)
-def _float64_means_float64(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Work around the check.floatx bug so that the float64 training step of run_check is float64 whatever ran
-    before it in this process (without it, the BatchNorm check below fails at 1.1e-5 after any float32 model)."""
-    monkeypatch.setattr(check, "floatx", floatx_and_dtype_policy)
 
 
 def spec_graph(name: str, shape: str, layers: str, training: str = ""):
@@ -356,16 +332,11 @@ def test_loss_on_a_confident_mistake_is_unclipped_in_both() -> None:
     assert torch_loss == pytest.approx(30.0, rel=1e-5)
 
 
-DOCSTRING_BUG = ("templates/pytorch/module.py.jinja's docstring says Keras clips probabilities to [1e-7, 1 - 1e-7]; "
-                 "Keras 3 reads the softmax's logits instead (test above)")
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=DOCSTRING_BUG)
 def test_generated_docstring_describes_the_loss_as_computed() -> None:
     graph = spec_graph("ce_doc", "[1, 1, 2]", "- {type: flatten, name: f}\n- {type: dense, name: out, units: 3, "
                        "activation: softmax}")
     _, torch_module = generated_modules(graph, "ce_doc.yaml")
-    assert "clipped" not in torch_module.__doc__
+    assert "clipped to" not in torch_module.__doc__ and "unclipped" in torch_module.__doc__
 
 
 # --- (h) L1/L2 regularizers: the same penalty in both losses -----------------------------------------------------
@@ -513,19 +484,11 @@ def test_adadelta_steps_agree_in_float64() -> None:
 
 # --- bugs found on the way -------------------------------------------------------------------------------------
 
-FLOATX_BUG = ("alexgen/check.py floatx() sets keras.config.floatx but not the global dtype policy, which Keras 3 "
-              "caches from the first layer built: after any float32 model the 'float64' training step of run_check "
-              "runs in float32 (and after a float64 one the float32 forward check runs in float64)")
-ONE_LAYER_BUG = ("alexgen/check.py Pair.keras_outputs: a one-output probe model returns a tensor, not a list, and "
-                 "zip() then walks the batch axis (ValueError)")
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=FLOATX_BUG)
 def test_check_floatx_sets_the_dtype_policy() -> None:
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")  # as left by any float32 model built earlier in the process
     try:
-        with FLOATX_AS_SHIPPED("float64"):
+        with check.floatx("float64"):
             layer = keras.layers.Dense(2)
             layer.build((None, 3))
     finally:
@@ -533,7 +496,6 @@ def test_check_floatx_sets_the_dtype_policy() -> None:
     assert layer.kernel.dtype == "float64"
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=ONE_LAYER_BUG)
 def test_check_handles_a_one_layer_network() -> None:
     graph = spec_graph("one_layer", "[5, 5, 2]", "- {type: conv2d, name: c, filters: 2, kernel_size: 3}")
     assert all(row.passed for row in run_check(graph, "one_layer.yaml"))

@@ -107,7 +107,7 @@ def run_torch(module: Any, x: Any) -> np.ndarray:
         return module(x).numpy()
 
 
-def outputs_agree(source: str, keras_net: Any, torch_net: Any, seed: int = 5) -> float:
+def output_error(source: str, keras_net: Any, torch_net: Any, seed: int = 5) -> float:
     """Max error of the two networks' outputs on one input, relative to Keras's largest magnitude."""
     x = sample(frameworks(source)[0].input_shape, seed)
     reference = np.asarray(keras_net(x, training=False))
@@ -230,7 +230,7 @@ def test_two_tower_concatenation_order_is_kept_block_by_block() -> None:
     order = w.flat_orders(graph)["merge_flat"]  # the batch norm on the joined vector: statistics permuted too
     np.testing.assert_array_equal(state["bn_flat.running_mean"], tensors["bn_flat.moving_mean"][order])
     np.testing.assert_array_equal(state["t2_fc.weight"].T, tensors["t2_fc.kernel"][order])
-    error = outputs_agree("two_tower_small", keras_model("two_tower_small", tensors),
+    error = output_error("two_tower_small", keras_model("two_tower_small", tensors),
                           torch_model("two_tower_small", tensors))
     assert error <= LIMIT
 
@@ -270,7 +270,7 @@ def test_keras_saved_file_loads_into_pytorch_with_the_same_outputs(source: str, 
     keras_module.save_weights(model, str(tmp_path / "w.safetensors"))
     net = torch_module.build_model()
     torch_module.load_weights(net, str(tmp_path / "w.safetensors"))
-    assert outputs_agree(source, model, net) <= LIMIT
+    assert output_error(source, model, net) <= LIMIT
 
 
 @pytest.mark.parametrize("source", ["two_tower_small", "batch_norm", "adaptive_pool_odd"])
@@ -281,7 +281,7 @@ def test_pytorch_saved_file_loads_into_keras_with_the_same_outputs(source: str, 
     torch_module.save_weights(net, str(tmp_path / "w.safetensors"))
     model = keras_module.build_model()
     keras_module.load_weights(model, str(tmp_path / "w.safetensors"))
-    assert outputs_agree(source, model, net) <= LIMIT
+    assert output_error(source, model, net) <= LIMIT
     # the generated converters agree with alexgen's own
     expected = w.torch_state_to_neutral(graph, net.state_dict(), w.torch_prefixes(net))
     assert same_tensors(safetensors_numpy.load_file(str(tmp_path / "w.safetensors")), expected)
@@ -395,7 +395,7 @@ def test_convert_weights_round_trip_is_bit_identical(tmp_path: Path) -> None:
     assert same_tensors(w.keras_to_neutral(graph, back), start)
     net = torch_module.build_model()
     net.load_state_dict(torch.load(tmp_path / "b.pt", weights_only=True))
-    assert outputs_agree("two_tower_small", model, net) <= LIMIT
+    assert output_error("two_tower_small", model, net) <= LIMIT
 
 
 def test_convert_weights_reads_a_keras_model_file(tmp_path: Path) -> None:
@@ -503,7 +503,7 @@ def test_readme_moves_a_trained_keras_model_to_pytorch(tmp_path: Path, monkeypat
                  "y_train": np.eye(4, dtype=np.float32)[rng.integers(0, 4, 8)]}
     exec(compile(python, "README.md", "exec"), namespace)  # train, save_weights, load_weights
     model, net = namespace["model"], namespace["net"]
-    assert outputs_agree("two_tower_small", model, net) <= LIMIT
+    assert output_error("two_tower_small", model, net) <= LIMIT
     trained = w.keras_to_neutral(graph, model)
     spec = SPECS / "two_tower_small.yaml"
     for args in readme_commands(convert_block, spec):
@@ -514,7 +514,7 @@ def test_readme_moves_a_trained_keras_model_to_pytorch(tmp_path: Path, monkeypat
     assert same_tensors(w.keras_to_neutral(graph, back), trained)
     loaded = torch_module.build_model()
     loaded.load_state_dict(torch.load("alexnet.pt"))
-    assert outputs_agree("two_tower_small", model, loaded) <= LIMIT
+    assert output_error("two_tower_small", model, loaded) <= LIMIT
     for args in readme_commands(check_block, spec):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, result.output
