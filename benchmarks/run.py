@@ -29,6 +29,37 @@ def timed(command: list[str], repeat: int) -> tuple[float, int]:
     return statistics.median(times), peak
 
 
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 10) + "]\n" for i in range(8))
+HOSTILE = {
+    "billion laughs (10^9 aliases)": LAUGHS,
+    "nesting 400,000 deep": "a: " + "[" * 400_000 + "]" * 400_000,
+    "6,000 broken layers": "alexgen: 1\nname: x\ninput_shape: [8, 8, 1]\nlayers:\n" + "".join(
+        f"  - {{type: conv, name: l{i}, inputs: [nope{i}]}}\n" for i in range(6000)),
+}
+
+
+def hostile_rows() -> list[tuple[str, float, float]]:
+    """In-process: seconds to refuse each hostile spec, and the ratio to validating the bundled AlexNet."""
+    from alexgen.diagnostics import SpecError
+    from alexgen.validate import graph_from_text
+
+    reference_text = (ROOT / "spec" / "alexnet.yaml").read_text()
+    start = time.perf_counter()
+    graph_from_text(reference_text)
+    reference = time.perf_counter() - start
+    rows = [("validate + analyze spec/alexnet.yaml (reference)", reference, 1.0)]
+    for label, text in HOSTILE.items():
+        start = time.perf_counter()
+        try:
+            graph_from_text(text)
+        except SpecError:
+            pass
+        seconds = time.perf_counter() - start
+        rows.append((f"refuse: {label}", seconds, seconds / reference))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
@@ -51,6 +82,11 @@ def main() -> None:
     if not args.skip_check:
         seconds, peak = timed([python, "-m", "alexgen", "check", "spec/alexnet.yaml", "--format", "json"], 1)
         rows.append(("alexgen check spec/alexnet.yaml (62M params)", seconds, peak))
+    print("| in process | s | x reference |")
+    print("|---|---:|---:|")
+    for label, seconds, ratio in hostile_rows():
+        print(f"| {label} | {seconds:.3f} | {ratio:.1f} |")
+    print()
     print("| what | median s | x `python -c pass` | peak RSS |")
     print("|---|---:|---:|---:|")
     for label, seconds, peak in rows:
