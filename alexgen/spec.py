@@ -233,7 +233,8 @@ class Concatenate(LayerBase):
 
 
 Layer = Annotated[
-    Conv2D | Dense | MaxPool2D | AvgPool2D | AdaptiveAvgPool2D | GlobalAvgPool2D | ZeroPadding2D | BatchNorm | LRN | Dropout | Flatten | ActivationLayer | Concatenate,
+    Conv2D | Dense | MaxPool2D | AvgPool2D | AdaptiveAvgPool2D | GlobalAvgPool2D | ZeroPadding2D | BatchNorm | LRN
+    | Dropout | Flatten | ActivationLayer | Concatenate,
     Field(discriminator="type"),
 ]
 
@@ -321,7 +322,8 @@ class Training(Strict):
 class Spec(Strict):
     """A whole network: input, layers in order, and optionally its training set-up."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, validate_by_name=True,
+                              validate_by_alias=True)
 
     schema_: str | None = Field(default=None, alias="$schema")
     alexgen: Literal[1] = Field(description="spec format version")

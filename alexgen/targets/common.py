@@ -86,12 +86,18 @@ def shape_text(shape: tuple[int, ...]) -> str:
     return "x".join(str(d) for d in shape)
 
 
+def _table_line(row: tuple[str, ...], widths: list[int]) -> str:
+    """Left-aligned text columns, a right-aligned last column."""
+    cells = [cell.ljust(w) if i < len(widths) - 1 else cell.rjust(w)
+             for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+    return "  ".join(cells).rstrip()
+
+
 def analysis_lines(graph: Graph) -> list[str]:
     """The analysis table as plain text lines, for module docstrings."""
     table = [("layer", "type", "output (HxWxC)", "params"), *[(r[0], r[1], r[2], r[3]) for r in rows(graph)]]
     widths = [max(len(row[i]) for row in table) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
-             .rstrip() for row in table]
+    lines = [_table_line(row, widths) for row in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines += ["", *(f"{label}: {value}" for label, value in summary_lines(graph)[:4])]
     return lines

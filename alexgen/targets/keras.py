@@ -10,7 +10,6 @@ from alexgen.analysis import explicit_pads, pair
 from alexgen.graph import INPUT, Graph, Node
 from alexgen.targets.common import (
     Meta,
-    weights_context,
     TargetError,
     analysis_lines,
     blocks,
@@ -19,6 +18,7 @@ from alexgen.targets.common import (
     python_name,
     shape_text,
     unsupported,
+    weights_context,
 )
 from alexgen.targets.emit import Code, call
 

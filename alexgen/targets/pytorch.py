@@ -17,11 +17,11 @@ from alexgen.targets.common import (
     blocks,
     class_name,
     docstring_text,
-    weights_context,
     pair_text,
     python_name,
     shape_text,
     unsupported,
+    weights_context,
 )
 from alexgen.targets.emit import Code, call
 from alexgen.targets.keras import output_is_probability
@@ -342,7 +342,8 @@ def build_context(graph: Graph, meta: Meta) -> dict[str, Any]:
         "all": ["INPUT_SHAPE", *(["NUM_CLASSES"] if flat_output else []), "BATCH_SIZE", "EPOCHS", cls,
                 *(bn["name"] for bn in batch_norms), *(["AvgPool2dSame"] if avg_same else []),
                 *({"adam": ["KerasAdam"], "rmsprop": ["KerasRMSprop"]}.get(training.optimizer.type, [])), "build_model",
-                "make_optimizer", "make_scheduler", "loss_fn", "predict_proba", "regularization_loss", "save_weights", "load_weights"],
+                "make_optimizer", "make_scheduler", "loss_fn", "predict_proba", "regularization_loss",
+                "save_weights", "load_weights"],
         "sequential": graph.is_chain,
         **body,
         "init_lines": init_lines(graph, body["paths"]),
