@@ -174,11 +174,6 @@ def compare_layers(graph: Graph, keras_out: dict[str, np.ndarray], torch_out: di
     return rows
 
 
-def with_training(graph: Graph, training: Any) -> Graph:
-    """The same graph with another training block."""
-    return dataclasses.replace(graph, spec=graph.spec.model_copy(update={"training": training}))
-
-
 def check_counts(pair: Pair) -> list[Row]:
     """Per-layer parameter counts and output shapes: Keras = PyTorch = analyzer."""
     graph, problems = pair.graph, []
