@@ -22,9 +22,19 @@ MARGIN = 0.15  # rows above and below the boxes, where wrapped edges run
 DPI = 150
 TITLE_CHARS = 30  # name and type on one line of a box
 COLOURS = {
-    "input": "#ffffff", "conv2d": "#cfe2f3", "dense": "#d9ead3", "max_pool2d": "#fce5cd", "avg_pool2d": "#fce5cd",
-    "adaptive_avg_pool2d": "#fce5cd", "global_avg_pool2d": "#fce5cd", "batch_norm": "#e6d9f2", "lrn": "#e6d9f2",
-    "dropout": "#eeeeee", "flatten": "#eeeeee", "activation": "#f4f4f4", "zero_padding2d": "#f4f4f4",
+    "input": "#ffffff",
+    "conv2d": "#cfe2f3",
+    "dense": "#d9ead3",
+    "max_pool2d": "#fce5cd",
+    "avg_pool2d": "#fce5cd",
+    "adaptive_avg_pool2d": "#fce5cd",
+    "global_avg_pool2d": "#fce5cd",
+    "batch_norm": "#e6d9f2",
+    "lrn": "#e6d9f2",
+    "dropout": "#eeeeee",
+    "flatten": "#eeeeee",
+    "activation": "#f4f4f4",
+    "zero_padding2d": "#f4f4f4",
     "concatenate": "#fff2cc",
 }
 
@@ -47,8 +57,10 @@ def output_format(path: Path) -> str:
     """`svg` or `png` from the file's extension, or DiagramError."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise DiagramError(f"{path}: unknown diagram format {path.suffix or '(no extension)'!r}; "
-                           "use a file name ending in .svg or .png")
+        raise DiagramError(
+            f"{path}: unknown diagram format {path.suffix or '(no extension)'!r}; "
+            "use a file name ending in .svg or .png"
+        )
     return fmt
 
 
@@ -107,15 +119,17 @@ def layout(net: NetView) -> dict[str, Placed]:
     segments = math.ceil(count / MAX_ROWS)
     rows = math.ceil(count / segments)
     width = max(x.values()) + 1 + SEGMENT_GAP
-    return {name: Placed(x[name] + (rank[name] // rows) * width, rank[name], rank[name] // rows, rank[name] % rows)
-            for name in x}
+    return {
+        name: Placed(x[name] + (rank[name] // rows) * width, rank[name], rank[name] // rows, rank[name] % rows)
+        for name in x
+    }
 
 
 def _box_text(layer: LayerView) -> tuple[str, str, str]:
     """Name (shortened to fit), type, and the body: detail (kernel/stride, activation), output shape, parameters."""
     join = layer.type == "concatenate"
     room = TITLE_CHARS - (0 if join else len(layer.type))
-    name = layer.name if len(layer.name) <= room else layer.name[:room - 1] + "…"
+    name = layer.name if len(layer.name) <= room else layer.name[: room - 1] + "…"
     numbers = shape_text(layer.shape) + (f"  ·  {layer.params:,} params" if layer.params else "")
     detail = f"concat ({layer.detail})" if join else layer.detail
     return name, layer.type, f"{detail}\n{numbers}" if detail else numbers
@@ -124,9 +138,12 @@ def _box_text(layer: LayerView) -> tuple[str, str, str]:
 def caption(net: NetView) -> str:
     """Totals under the picture."""
     frozen = net.params - net.trainable
-    return (f"{len(net.layers)} layers · {net.params:,} parameters" + (f" ({frozen:,} non-trainable)" if frozen else "")
-            + f"\n{net.macs:,} MACs ({si(net.macs)}) per example · input {shape_text(net.input_shape)}"
-            f" → output {shape_text(net.output_shape)}")
+    return (
+        f"{len(net.layers)} layers · {net.params:,} parameters"
+        + (f" ({frozen:,} non-trainable)" if frozen else "")
+        + f"\n{net.macs:,} MACs ({si(net.macs)}) per example · input {shape_text(net.input_shape)}"
+        f" → output {shape_text(net.output_shape)}"
+    )
 
 
 class _Canvas:
@@ -152,21 +169,37 @@ class _Canvas:
         place = self.places[name]
         join = kind == "concatenate"
         width = BOX_W * (0.8 if join else 1.0)
-        patch = FancyBboxPatch((place.x - width / 2, place.row - BOX_H / 2), width, BOX_H,
-                               boxstyle="round,pad=0,rounding_size=" + ("0.3" if join else "0.06"),
-                               facecolor=COLOURS.get(kind, "#ffffff"), edgecolor="#444444", linewidth=0.8, gid=gid)
+        patch = FancyBboxPatch(
+            (place.x - width / 2, place.row - BOX_H / 2),
+            width,
+            BOX_H,
+            boxstyle="round,pad=0,rounding_size=" + ("0.3" if join else "0.06"),
+            facecolor=COLOURS.get(kind, "#ffffff"),
+            edgecolor="#444444",
+            linewidth=0.8,
+            gid=gid,
+        )
         self.ax.add_patch(patch)
         high = place.row - BOX_H / 2 + 0.06
         if join:  # a join is a small rounded node, its text centred
-            self.ax.text(place.x, high, label, fontsize=7, fontweight="bold", va="top",
-                         ha="center", parse_math=False)
-            self.ax.text(place.x, high + 0.22, body, fontsize=6.5, va="top", ha="center", linespacing=1.25,
-                         parse_math=False)
+            self.ax.text(place.x, high, label, fontsize=7, fontweight="bold", va="top", ha="center", parse_math=False)
+            self.ax.text(
+                place.x, high + 0.22, body, fontsize=6.5, va="top", ha="center", linespacing=1.25, parse_math=False
+            )
             return
         left = place.x - width / 2 + 0.04
         self.ax.text(left, high, label, fontsize=7, fontweight="bold", va="top", ha="left", parse_math=False)
-        self.ax.text(place.x + width / 2 - 0.04, high, kind_label, fontsize=6.5, style="italic", color="#555555",
-                     va="top", ha="right", parse_math=False)
+        self.ax.text(
+            place.x + width / 2 - 0.04,
+            high,
+            kind_label,
+            fontsize=6.5,
+            style="italic",
+            color="#555555",
+            va="top",
+            ha="right",
+            parse_math=False,
+        )
         self.ax.text(left, high + 0.22, body, fontsize=6.5, va="top", ha="left", linespacing=1.25, parse_math=False)
 
     def edge(self, source: str, target: str) -> None:
@@ -174,8 +207,15 @@ class _Canvas:
         from matplotlib.patches import FancyArrowPatch
         from matplotlib.path import Path as MplPath
 
-        style = {"arrowstyle": "-|>", "mutation_scale": 7, "color": "#555555", "linewidth": 0.8,
-                 "gid": f"edge-{source}-{target}", "shrinkA": 0, "shrinkB": 0}
+        style = {
+            "arrowstyle": "-|>",
+            "mutation_scale": 7,
+            "color": "#555555",
+            "linewidth": 0.8,
+            "gid": f"edge-{source}-{target}",
+            "shrinkA": 0,
+            "shrinkB": 0,
+        }
         points = route(self.places, source, target)
         if len(points) == 2:
             self.ax.add_patch(FancyArrowPatch(points[0], points[1], **style))
@@ -233,8 +273,18 @@ def route(places: dict[str, Placed], source: str, target: str) -> list[Point]:
         down = _channel(places, a.segment, range(a.row + 1, rows), a.x)
         up = _channel(places, b.segment, range(0, b.row), b.x)
         gutter = _gutter(places, b.segment)
-        points = [start, (a.x, a.row + 0.5), (down, a.row + 0.5), (down, rows - 0.5), (gutter, rows - 0.5),
-                  (gutter, -0.5), (up, -0.5), (up, b.row - 0.5), (b.x, b.row - 0.5), end]
+        points = [
+            start,
+            (a.x, a.row + 0.5),
+            (down, a.row + 0.5),
+            (down, rows - 0.5),
+            (gutter, rows - 0.5),
+            (gutter, -0.5),
+            (up, -0.5),
+            (up, b.row - 0.5),
+            (b.x, b.row - 0.5),
+            end,
+        ]
     return [p for i, p in enumerate(points) if i == 0 or p != points[i - 1]]
 
 
@@ -260,8 +310,12 @@ def draw(net: NetView, fmt: str) -> bytes:
         for layer in net.layers:
             for ref in dict.fromkeys(layer.inputs):
                 canvas.edge(ref, layer.name)
-        fig.text(0.5, 1 - 0.1 / height, net.name, ha="center", va="top", fontsize=10, fontweight="bold", parse_math=False)
-        fig.text(0.5, 0.1 / height, caption(net), ha="center", va="bottom", fontsize=7.5, linespacing=1.4, parse_math=False)
+        fig.text(
+            0.5, 1 - 0.1 / height, net.name, ha="center", va="top", fontsize=10, fontweight="bold", parse_math=False
+        )
+        fig.text(
+            0.5, 0.1 / height, caption(net), ha="center", va="bottom", fontsize=7.5, linespacing=1.4, parse_math=False
+        )
         buffer = io.BytesIO()
         metadata = {"Date": None} if fmt == "svg" else {"Software": None}
         fig.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)

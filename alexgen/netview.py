@@ -114,8 +114,12 @@ def _join(*parts: str) -> str:
 
 def _conv(node: Node) -> str:
     groups = getattr(node.layer, "groups", 1)
-    return _join(_window(node), f"groups {groups}" if groups > 1 else "", _activation(node),
-                 "" if getattr(node.layer, "use_bias", True) else "no bias")
+    return _join(
+        _window(node),
+        f"groups {groups}" if groups > 1 else "",
+        _activation(node),
+        "" if getattr(node.layer, "use_bias", True) else "no bias",
+    )
 
 
 def _number(value: float) -> str:
@@ -131,8 +135,10 @@ DETAILS: dict[str, Callable[[Node], str]] = {
     "global_avg_pool2d": lambda n: "global mean",
     "zero_padding2d": lambda n: f"pad {_pads(n)}",
     "batch_norm": lambda n: f"eps {_number(n.layer.epsilon)}",  # type: ignore[attr-defined]
-    "lrn": lambda n: f"n {n.layer.size}, a {_number(n.layer.alpha)}, b {_number(n.layer.beta)}, "  # type: ignore[attr-defined]
-    f"k {_number(n.layer.bias)}",  # type: ignore[attr-defined]
+    "lrn": lambda n: (
+        f"n {n.layer.size}, a {_number(n.layer.alpha)}, b {_number(n.layer.beta)}, "  # type: ignore[attr-defined]
+        f"k {_number(n.layer.bias)}"
+    ),  # type: ignore[attr-defined]
     "dropout": lambda n: f"rate {_number(n.layer.rate)}",  # type: ignore[attr-defined]
     "flatten": lambda n: "",
     "activation": _activation,
@@ -160,9 +166,20 @@ def from_graph(graph: Graph) -> NetView:
     """THE adapter: an analysed Graph as plain data (everything else in diagram and diff reads only this)."""
     slots = weight_slots(graph)
     layers = tuple(
-        LayerView(node.name, node.type, tuple(node.inputs), tuple(tuple(s) for s in node.input_shapes),
-                  tuple(node.shape), node.params, node.trainable, node.macs, _detail(node), slots.get(node.name, ()))
-        for node in graph.nodes)
+        LayerView(
+            node.name,
+            node.type,
+            tuple(node.inputs),
+            tuple(tuple(s) for s in node.input_shapes),
+            tuple(node.shape),
+            node.params,
+            node.trainable,
+            node.macs,
+            _detail(node),
+            slots.get(node.name, ()),
+        )
+        for node in graph.nodes
+    )
     description = getattr(graph.spec, "description", None) or ""
     return NetView(graph.name, graph.path, description, tuple(graph.input_shape), layers)
 
@@ -182,10 +199,16 @@ def size(shape: Shape) -> int:
 
 def as_dict(layer: LayerView) -> dict[str, Any]:
     """One layer as JSON-ready data."""
-    return {"type": layer.type, "inputs": list(layer.inputs), "output_shape": list(layer.shape),
-            "params": layer.params, "trainable_params": layer.trainable, "macs": layer.macs, "detail": layer.detail,
-            "weights": {slot.name: list(slot.shape) for slot in layer.slots}}
+    return {
+        "type": layer.type,
+        "inputs": list(layer.inputs),
+        "output_shape": list(layer.shape),
+        "params": layer.params,
+        "trainable_params": layer.trainable,
+        "macs": layer.macs,
+        "detail": layer.detail,
+        "weights": {slot.name: list(slot.shape) for slot in layer.slots},
+    }
 
 
-__all__ = ["INPUT", "LayerView", "NetView", "Slot", "as_dict", "from_graph", "shape_text", "si", "size",
-           "weight_slots"]
+__all__ = ["INPUT", "LayerView", "NetView", "Slot", "as_dict", "from_graph", "shape_text", "si", "size", "weight_slots"]
