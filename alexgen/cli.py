@@ -193,6 +193,42 @@ def convert_weights(spec: str, source: str, dest: str, input_path: str, output_p
 
 
 @cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.svg or FILE.png.")
+def diagram(spec: str, output: str) -> None:
+    """Draw SPEC as a picture: one box per layer, towers side by side, totals in the caption."""
+    from alexgen.diagram import DiagramError, output_format, write_diagram
+    from alexgen.netview import from_graph
+
+    try:
+        output_format(Path(output))
+        graph = load_or_exit(spec)
+        size = write_diagram(from_graph(graph), Path(output))
+    except DiagramError as exc:
+        click.echo(f"alexgen: {printable(str(exc))}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"wrote {output} ({size:,} bytes, {len(graph.nodes)} layers)", err=True)
+
+
+@cli.command()
+@click.argument("spec_a", type=click.Path(dir_okay=False))
+@click.argument("spec_b", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
+              show_default=True, help="Output format.")
+def diff(spec_a: str, spec_b: str, fmt: str) -> None:
+    """Compare SPEC_A with SPEC_B: layers, totals, and which trained weights carry over."""
+    from alexgen import diff as report
+    from alexgen.netview import from_graph
+
+    (graph_a, _), (graph_b, _) = load_all_or_exit((spec_a, spec_b))
+    result = report.compare(from_graph(graph_a), from_graph(graph_b))
+    if fmt == "table":
+        report.print_table(result)
+    else:
+        click.echo(report.to_json(result) if fmt == "json" else report.to_markdown(result), nl=False)
+
+
+@cli.command()
 def schema() -> None:
     """Print the JSON Schema of the spec language (for editors and CI)."""
     from alexgen.schema import schema_json

@@ -14,10 +14,12 @@ Shape = tuple[int, ...]
 
 @dataclass(frozen=True)
 class Slot:
-    """One weight tensor of a layer: its slot name (`kernel`, `bias`, `gamma`, ...) and neutral shape."""
+    """One weight tensor of a layer: its slot name (`kernel`, `bias`, `gamma`, ...), its neutral shape, and
+    whether its entries follow the order of a flat input (a dense kernel's rows, a 1-D batch norm's vectors)."""
 
     name: str
     shape: Shape
+    follows_flat_input: bool = False
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class LayerView:
     macs: int
     detail: str
     slots: tuple[Slot, ...]
+    input_blocks: tuple[Shape, ...]
 
 
 @dataclass(frozen=True)
@@ -146,15 +149,30 @@ DETAILS: dict[str, Callable[[Node], str]] = {
 }
 
 
-def weight_slots(graph: Graph) -> dict[str, tuple[Slot, ...]]:
-    """Each weighted layer's tensors, from the weights layout (the only use of that knowledge here)."""
-    from alexgen.layout import neutral_shapes
+def weight_slots(graph: Graph) -> tuple[dict[str, tuple[Slot, ...]], dict[str, tuple[Shape, ...]]]:
+    """Each weighted layer's tensors, and the blocks each flat vector was joined from (a dense kernel's rows
+    mean different things when they change, even at the same shape): the only use of the weights layout here."""
+    from alexgen.layout import flat_segments, neutral_shapes
 
+    flat_input = {node.name: node.type if len(node.input_shapes[0]) == 1 else None for node in graph.nodes}
     found: dict[str, list[Slot]] = {}
     for key, shape in neutral_shapes(graph).items():
         layer, slot = key.rsplit(".", 1)
-        found.setdefault(layer, []).append(Slot(slot, tuple(shape)))
-    return {layer: tuple(slots) for layer, slots in found.items()}
+        follows = flat_input[layer] == "batch_norm" or (flat_input[layer] is not None and slot == "kernel")
+        found.setdefault(layer, []).append(Slot(slot, tuple(shape), follows))
+    blocks = {name: _merged(segments) for name, segments in flat_segments(graph).items()}
+    return {layer: tuple(slots) for layer, slots in found.items()}, blocks
+
+
+def _merged(segments: list[tuple[int, ...]]) -> tuple[Shape, ...]:
+    """Flat blocks with neighbouring vectors joined: only flattened maps change the order of a flat input."""
+    merged: list[Shape] = []
+    for block in segments:
+        if len(block) == 1 and merged and len(merged[-1]) == 1:
+            merged[-1] = (merged[-1][0] + block[0],)
+        else:
+            merged.append(tuple(block))
+    return tuple(merged)
 
 
 def _detail(node: Node) -> str:
@@ -164,7 +182,8 @@ def _detail(node: Node) -> str:
 
 def from_graph(graph: Graph) -> NetView:
     """THE adapter: an analysed Graph as plain data (everything else in diagram and diff reads only this)."""
-    slots = weight_slots(graph)
+    slots, blocks = weight_slots(graph)
+    shapes = {INPUT: tuple(graph.input_shape), **{node.name: tuple(node.shape) for node in graph.nodes}}
     layers = tuple(
         LayerView(
             node.name,
@@ -177,6 +196,7 @@ def from_graph(graph: Graph) -> NetView:
             node.macs,
             _detail(node),
             slots.get(node.name, ()),
+            tuple(block for ref in node.inputs for block in blocks.get(ref, (shapes[ref],))),
         )
         for node in graph.nodes
     )
