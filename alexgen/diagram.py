@@ -244,11 +244,13 @@ def _channel(places: dict[str, Placed], segment: int, rows: range, near: float) 
 
 
 def _clear_line(places: dict[str, Placed], a: Placed, b: Placed) -> bool:
-    """True when the straight line from a to b passes no box of the rows between them."""
+    """True when the straight line from a's bottom to b's top passes no box of the rows between them."""
+    (x0, y0), (x1, y1) = (a.x, a.row + BOX_H / 2), (b.x, b.row - BOX_H / 2)
     for row in range(a.row + 1, b.row):
-        x = a.x + (b.x - a.x) * (row - a.row) / (b.row - a.row)
-        if not _free(x, _row_xs(places, a.segment, range(row, row + 1))):
-            return False
+        ends = [x0 + (x1 - x0) * (y - y0) / (y1 - y0) for y in (row - BOX_H / 2, row + BOX_H / 2)]
+        for box in _row_xs(places, a.segment, range(row, row + 1)):
+            if min(ends) < box + BOX_W / 2 + CLEAR and max(ends) > box - BOX_W / 2 - CLEAR:
+                return False
     return True
 
 
@@ -290,8 +292,11 @@ def route(places: dict[str, Placed], source: str, target: str) -> list[Point]:
 
 def draw(net: NetView, fmt: str) -> bytes:
     """The picture as SVG or PNG bytes; the SVG is byte-for-byte deterministic."""
-    import matplotlib
-    from matplotlib.figure import Figure
+    try:
+        import matplotlib
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise DiagramError("drawing needs matplotlib: pip install 'alexgen[diagram]'") from None
 
     places = layout(net)
     lanes_wide = max(p.x for p in places.values()) + 1

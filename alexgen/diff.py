@@ -14,6 +14,18 @@ UNCHANGED, NEW = "unchanged", "new"  # tensor fates besides CHANGED and REMOVED
 
 
 @dataclass(frozen=True)
+class Change:
+    """One field of a layer that differs between A and B, as display text."""
+
+    field: str
+    a: str
+    b: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.a or '(none)'} -> {self.b or '(none)'}"
+
+
+@dataclass(frozen=True)
 class LayerDiff:
     """One layer name in A, B or both, and what differs."""
 
@@ -21,7 +33,7 @@ class LayerDiff:
     status: str
     a: LayerView | None
     b: LayerView | None
-    changes: tuple[str, ...]
+    changes: tuple[Change, ...]
 
     @property
     def params_delta(self) -> int:
@@ -66,22 +78,21 @@ class NetDiff:
         }
 
 
-def _changes(a: LayerView, b: LayerView) -> tuple[str, ...]:
-    """What differs between two layers of the same name, in words."""
-    found = []
-    if a.type != b.type:
-        found.append(f"type {a.type} -> {b.type}")
-    if a.inputs != b.inputs:
-        found.append(f"inputs {', '.join(a.inputs)} -> {', '.join(b.inputs)}")
-    if a.detail != b.detail:
-        found.append(f"settings '{a.detail}' -> '{b.detail}'")
-    if a.shape != b.shape:
-        found.append(f"output {shape_text(a.shape)} -> {shape_text(b.shape)}")
-    if a.params != b.params:
-        found.append(f"params {a.params:,} -> {b.params:,}")
-    if a.macs != b.macs:
-        found.append(f"MACs {a.macs:,} -> {b.macs:,}")
-    return tuple(found)
+FIELDS = ("type", "inputs", "settings", "output", "params", "MACs")
+IN_TABLE = {"type", "output", "params", "MACs"}  # shown by the table's columns; the others are listed below it
+
+
+def _changes(a: LayerView, b: LayerView) -> tuple[Change, ...]:
+    """What differs between two layers of the same name: (field, A's value, B's value) as text."""
+    values = {
+        "type": (a.type, b.type),
+        "inputs": (", ".join(a.inputs), ", ".join(b.inputs)),
+        "settings": (a.detail, b.detail),
+        "output": (shape_text(a.shape), shape_text(b.shape)),
+        "params": (f"{a.params:,}", f"{b.params:,}"),
+        "MACs": (f"{a.macs:,}", f"{b.macs:,}"),
+    }
+    return tuple(Change(name, *values[name]) for name in FIELDS if values[name][0] != values[name][1])
 
 
 def _order(a: NetView, b: NetView) -> list[str]:
@@ -215,8 +226,8 @@ def total_lines(diff: NetDiff) -> list[tuple[str, str, str, str]]:
     return [(LABELS[key], f"{a:,}", f"{b:,}", signed(b - a)) for key, (a, b) in diff.totals().items()]
 
 
-def weight_summary(diff: NetDiff) -> str:
-    """One line: how many tensors (and parameters) carry over, change, are new or dropped."""
+def weight_counts(diff: NetDiff) -> list[str]:
+    """How many tensors (and values) carry over, change, are new or are dropped."""
     parts = []
     for status, words in (
         (UNCHANGED, "carry over unchanged"),
@@ -227,7 +238,12 @@ def weight_summary(diff: NetDiff) -> str:
         chosen = [f for f in diff.tensors if f.status == status]
         count = sum(size((f.a_shape if status == REMOVED else f.b_shape) or ()) for f in chosen)
         parts.append(f"{len(chosen)} {words} ({count:,} values)")
-    return f"weights A -> B: {len(diff.tensors)} tensors: " + ", ".join(parts)
+    return parts
+
+
+def weight_title(diff: NetDiff) -> str:
+    """The heading of the weights section."""
+    return f"Trained weights, A -> B ({len(diff.tensors)} tensors)"
 
 
 def to_dict(diff: NetDiff) -> dict[str, Any]:
@@ -240,7 +256,7 @@ def to_dict(diff: NetDiff) -> dict[str, Any]:
             {
                 "name": d.name,
                 "status": d.status,
-                "changes": list(d.changes),
+                "changes": [{"field": c.field, "a": c.a, "b": c.b} for c in d.changes],
                 "a": d.a and as_dict(d.a),
                 "b": d.b and as_dict(d.b),
                 "params_delta": d.params_delta,
@@ -278,10 +294,12 @@ def to_markdown(diff: NetDiff) -> str:
     lines += [f"| {label} | {a} | {b} | {delta} |" for label, a, b, delta in total_lines(diff)]
     changed = [d for d in diff.layers if d.changes]
     if changed:
-        lines += ["", "Changed layers:", ""] + [f"- `{d.name}`: {_cell('; '.join(d.changes))}" for d in changed]
+        lines += ["", "Changed layers:", ""] + [
+            f"- `{d.name}`: {_cell('; '.join(str(c) for c in d.changes))}" for d in changed
+        ]
     lines += [
         "",
-        f"**{weight_summary(diff)}**",
+        f"**{weight_title(diff)}**: {', '.join(weight_counts(diff))}.",
         "",
         "| tensor | status | shape A | shape B | why |",
         "|---|---|---|---|---|",
@@ -324,9 +342,11 @@ def print_table(diff: NetDiff, width: int | None = None) -> None:
         totals.add_row(*line)
     console.print(totals)
     for d in diff.layers:
-        if d.changes:
-            console.print(Text(printable(f"  {d.name}: {'; '.join(d.changes)}")))
-    console.print(Text(printable(weight_summary(diff))))
+        for change in d.changes:
+            if change.field not in IN_TABLE:
+                console.print(Text(printable(f"  {d.name} {change}")))
+    console.print(Text(f"{weight_title(diff)}: " + ", ".join(weight_counts(diff)[:2])))
+    console.print(Text("  " + ", ".join(weight_counts(diff)[2:])))
     for fate in diff.tensors:
         if fate.status != UNCHANGED:
             console.print(Text(printable(f"  {fate.status:<8} {fate.key}: {fate.reason}")))
