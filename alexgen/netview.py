@@ -168,6 +168,8 @@ def _merged(segments: list[tuple[int, ...]]) -> tuple[Shape, ...]:
     """Flat blocks with neighbouring vectors joined: only flattened maps change the order of a flat input."""
     merged: list[Shape] = []
     for block in segments:
+        if len(block) == 3 and block[:2] == (1, 1):
+            block = (block[2],)  # a 1x1 map flattens to its channels, in the same order
         if len(block) == 1 and merged and len(merged[-1]) == 1:
             merged[-1] = (merged[-1][0] + block[0],)
         else:

@@ -28,7 +28,8 @@ def chain_spec(blocks: int) -> str:
     lines = ["alexgen: 1", "name: long_chain", "input_shape: [32, 32, 3]", "layers:"]
     for i in range(blocks):
         lines += [f"  - {{type: conv2d, name: conv{i}, filters: 8, kernel_size: 3, padding: same}}",
-                  f"  - {{type: batch_norm, name: bn{i}}}", f"  - {{type: activation, name: relu{i}, activation: relu}}",
+                  f"  - {{type: batch_norm, name: bn{i}}}",
+                  f"  - {{type: activation, name: relu{i}, activation: relu}}",
                   f"  - {{type: dropout, name: drop{i}, rate: 0.1}}"]
     lines += ["  - {type: global_avg_pool2d, name: gap}", "  - {type: dense, name: fc, units: 16, activation: relu}",
               "  - {type: dense, name: out, units: 10, activation: softmax}"]
@@ -40,7 +41,8 @@ def towers_spec(depth: int) -> str:
     lines = ["alexgen: 1", "name: deep_towers", "input_shape: [16, 16, 3]", "layers:",
              "  - {type: conv2d, name: stem, filters: 4, kernel_size: 3, padding: same, inputs: [input]}"]
     for tower in (1, 2):
-        lines.append(f"  - {{type: conv2d, name: t{tower}_0, filters: 4, kernel_size: 3, padding: same, inputs: [stem]}}")
+        lines.append(f"  - {{type: conv2d, name: t{tower}_0, filters: 4, kernel_size: 3, padding: same, "
+                     "inputs: [stem]}")
         lines += [f"  - {{type: conv2d, name: t{tower}_{i}, filters: 4, kernel_size: 3, padding: same}}"
                   for i in range(1, depth)]
     lines += [f"  - {{type: concatenate, name: join, inputs: [t1_{depth - 1}, t2_{depth - 1}, stem]}}",
