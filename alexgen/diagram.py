@@ -152,16 +152,6 @@ class _Canvas:
     def __init__(self, ax: Any, places: dict[str, Placed]) -> None:
         self.ax, self.places = ax, places
 
-    def top(self, name: str) -> tuple[float, float]:
-        """Where edges enter a box."""
-        place = self.places[name]
-        return place.x, place.row - BOX_H / 2
-
-    def bottom(self, name: str) -> tuple[float, float]:
-        """Where edges leave a box."""
-        place = self.places[name]
-        return place.x, place.row + BOX_H / 2
-
     def box(self, gid: str, name: str, kind: str, label: str, kind_label: str, body: str) -> None:
         """One layer's box: its label and type on top, the body below."""
         from matplotlib.patches import FancyBboxPatch

@@ -27,26 +27,42 @@ def chain_spec(blocks: int) -> str:
     """A chain of 4 * blocks + 3 layers (conv, batch norm, relu, dropout per block, then a small head)."""
     lines = ["alexgen: 1", "name: long_chain", "input_shape: [32, 32, 3]", "layers:"]
     for i in range(blocks):
-        lines += [f"  - {{type: conv2d, name: conv{i}, filters: 8, kernel_size: 3, padding: same}}",
-                  f"  - {{type: batch_norm, name: bn{i}}}",
-                  f"  - {{type: activation, name: relu{i}, activation: relu}}",
-                  f"  - {{type: dropout, name: drop{i}, rate: 0.1}}"]
-    lines += ["  - {type: global_avg_pool2d, name: gap}", "  - {type: dense, name: fc, units: 16, activation: relu}",
-              "  - {type: dense, name: out, units: 10, activation: softmax}"]
+        lines += [
+            f"  - {{type: conv2d, name: conv{i}, filters: 8, kernel_size: 3, padding: same}}",
+            f"  - {{type: batch_norm, name: bn{i}}}",
+            f"  - {{type: activation, name: relu{i}, activation: relu}}",
+            f"  - {{type: dropout, name: drop{i}, rate: 0.1}}",
+        ]
+    lines += [
+        "  - {type: global_avg_pool2d, name: gap}",
+        "  - {type: dense, name: fc, units: 16, activation: relu}",
+        "  - {type: dense, name: out, units: 10, activation: softmax}",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def towers_spec(depth: int) -> str:
     """Two towers of `depth` convolutions joined, plus a skip from the input's first conv into the join."""
-    lines = ["alexgen: 1", "name: deep_towers", "input_shape: [16, 16, 3]", "layers:",
-             "  - {type: conv2d, name: stem, filters: 4, kernel_size: 3, padding: same, inputs: [input]}"]
+    lines = [
+        "alexgen: 1",
+        "name: deep_towers",
+        "input_shape: [16, 16, 3]",
+        "layers:",
+        "  - {type: conv2d, name: stem, filters: 4, kernel_size: 3, padding: same, inputs: [input]}",
+    ]
     for tower in (1, 2):
-        lines.append(f"  - {{type: conv2d, name: t{tower}_0, filters: 4, kernel_size: 3, padding: same, "
-                     "inputs: [stem]}")
-        lines += [f"  - {{type: conv2d, name: t{tower}_{i}, filters: 4, kernel_size: 3, padding: same}}"
-                  for i in range(1, depth)]
-    lines += [f"  - {{type: concatenate, name: join, inputs: [t1_{depth - 1}, t2_{depth - 1}, stem]}}",
-              "  - {type: flatten, name: flat}", "  - {type: dense, name: out, units: 3, activation: softmax}"]
+        lines.append(
+            f"  - {{type: conv2d, name: t{tower}_0, filters: 4, kernel_size: 3, padding: same, inputs: [stem]}}"
+        )
+        lines += [
+            f"  - {{type: conv2d, name: t{tower}_{i}, filters: 4, kernel_size: 3, padding: same}}"
+            for i in range(1, depth)
+        ]
+    lines += [
+        f"  - {{type: concatenate, name: join, inputs: [t1_{depth - 1}, t2_{depth - 1}, stem]}}",
+        "  - {type: flatten, name: flat}",
+        "  - {type: dense, name: out, units: 3, activation: softmax}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -80,8 +96,15 @@ def test_every_spec_renders_one_box_per_layer_and_its_edges(path: Path) -> None:
 
 def test_two_tower_edges_are_the_graphs() -> None:
     ids = set(svg_ids(draw(view(ROOT / "spec" / "alexnet_two_tower.yaml"), "svg")))
-    assert {"edge-input-t1_conv1", "edge-input-t2_conv1", "edge-t1_pool2-merge2", "edge-t2_pool2-merge2",
-            "edge-merge2-t1_conv3", "edge-merge2-t2_conv3", "edge-merge7-drop7"} <= ids
+    assert {
+        "edge-input-t1_conv1",
+        "edge-input-t2_conv1",
+        "edge-t1_pool2-merge2",
+        "edge-t2_pool2-merge2",
+        "edge-merge2-t1_conv3",
+        "edge-merge2-t2_conv3",
+        "edge-merge7-drop7",
+    } <= ids
     assert "edge-t1_conv1-t2_pool1" not in ids
     assert "edge-input-t1_pool1" not in ids
 
@@ -145,8 +168,10 @@ def _inside(point: tuple[float, float], place: Placed) -> bool:
     return abs(point[0] - place.x) < BOX_W / 2 - 1e-6 and abs(point[1] - place.row) < BOX_H / 2 - 1e-6
 
 
-LAYOUT_CASES = [(p.stem, p.read_text()) for p in ALL_SPECS] + [("chain_63", chain_spec(15)),
-                                                                ("towers_64", towers_spec(30))]
+LAYOUT_CASES = [(p.stem, p.read_text()) for p in ALL_SPECS] + [
+    ("chain_63", chain_spec(15)),
+    ("towers_64", towers_spec(30)),
+]
 
 
 @pytest.mark.parametrize(("name", "text"), LAYOUT_CASES, ids=[n for n, _ in LAYOUT_CASES])
@@ -176,9 +201,15 @@ def test_svg_is_deterministic_across_runs_and_hash_seeds(tmp_path: Path) -> None
     first = draw(view(spec), "svg")
     assert draw(view(spec), "svg") == first
     out = tmp_path / "other.svg"
-    result = subprocess.run([sys.executable, "-m", "alexgen", "diagram", str(spec), "-o", str(out)], cwd=ROOT,
-                            capture_output=True, text=True, check=False, timeout=120,
-                            env={**_env(), "PYTHONHASHSEED": "12345"})
+    result = subprocess.run(
+        [sys.executable, "-m", "alexgen", "diagram", str(spec), "-o", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={**_env(), "PYTHONHASHSEED": "12345"},
+    )
     assert result.returncode == 0, result.stderr
     assert out.read_bytes() == first
     assert b"<dc:date>" not in first
@@ -253,17 +284,20 @@ def test_missing_folder_is_a_clear_error(alexgen_cli, tmp_path: Path) -> None:
 
 
 def test_diagram_imports_matplotlib_but_no_framework() -> None:
-    code = "\n".join([
-        "import sys, tempfile, os",
-        "from click.testing import CliRunner",
-        "from alexgen.cli import cli",
-        "assert 'matplotlib' not in sys.modules",
-        "out = os.path.join(tempfile.mkdtemp(), 'n.svg')",
-        "result = CliRunner().invoke(cli, ['diagram', 'spec/alexnet_two_tower.yaml', '-o', out])",
-        "assert result.exit_code == 0, result.output",
-        "assert 'matplotlib' in sys.modules",
-        "loaded = [m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules]; assert not loaded, loaded",
-    ])
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False,
-                            timeout=120)
+    code = "\n".join(
+        [
+            "import sys, tempfile, os",
+            "from click.testing import CliRunner",
+            "from alexgen.cli import cli",
+            "assert 'matplotlib' not in sys.modules",
+            "out = os.path.join(tempfile.mkdtemp(), 'n.svg')",
+            "result = CliRunner().invoke(cli, ['diagram', 'spec/alexnet_two_tower.yaml', '-o', out])",
+            "assert result.exit_code == 0, result.output",
+            "assert 'matplotlib' in sys.modules",
+            "loaded = [m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules]; assert not loaded, loaded",
+        ]
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120
+    )
     assert result.returncode == 0, result.stderr

@@ -17,8 +17,11 @@ from alexgen.validate import graph_from_text, load_graph
 
 ALEXNET = ROOT / "spec" / "alexnet.yaml"
 PAPER = ROOT / "spec" / "alexnet_paper.yaml"
-GROUPED = {"conv2.kernel": ((5, 5, 96, 256), (5, 5, 48, 256)), "conv4.kernel": ((3, 3, 384, 384), (3, 3, 192, 384)),
-           "conv5.kernel": ((3, 3, 384, 256), (3, 3, 192, 256))}
+GROUPED = {
+    "conv2.kernel": ((5, 5, 96, 256), (5, 5, 48, 256)),
+    "conv4.kernel": ((3, 3, 384, 384), (3, 3, 192, 384)),
+    "conv5.kernel": ((3, 3, 384, 256), (3, 3, 192, 256)),
+}
 
 
 def view(path: Path) -> NetView:
@@ -42,7 +45,10 @@ def test_paper_vs_single_tower_totals_come_from_the_analyzer() -> None:
     # the whole parameter delta is the three grouped convolutions' kernels
     assert sum(d.params_delta for d in diff.layers) == -1_413_120
     assert {d.name: d.params_delta for d in diff.layers if d.params_delta} == {
-        "conv2": -307_200, "conv4": -663_552, "conv5": -442_368}
+        "conv2": -307_200,
+        "conv4": -663_552,
+        "conv5": -442_368,
+    }
 
 
 def test_paper_vs_single_tower_layers() -> None:
@@ -98,10 +104,14 @@ HEAD = "alexgen: 1\nname: probe\ninput_shape: [8, 8, 3]\nlayers:\n"
 
 
 def test_a_renamed_type_is_reported_and_its_weights_do_not_carry_over() -> None:
-    a = text_view(HEAD + "  - {type: conv2d, name: body, filters: 4, kernel_size: 8}\n  - {type: flatten, name: f}\n"
-                  "  - {type: dense, name: out, units: 2}\n")
-    b = text_view(HEAD + "  - {type: flatten, name: f, inputs: [input]}\n  - {type: dense, name: body, units: 4}\n"
-                  "  - {type: dense, name: out, units: 2, inputs: [body]}\n")
+    a = text_view(
+        HEAD + "  - {type: conv2d, name: body, filters: 4, kernel_size: 8}\n  - {type: flatten, name: f}\n"
+        "  - {type: dense, name: out, units: 2}\n"
+    )
+    b = text_view(
+        HEAD + "  - {type: flatten, name: f, inputs: [input]}\n  - {type: dense, name: body, units: 4}\n"
+        "  - {type: dense, name: out, units: 2, inputs: [body]}\n"
+    )
     diff = compare(a, b)
     body = next(d for d in diff.layers if d.name == "body")
     assert body.status == CHANGED
@@ -116,11 +126,15 @@ def test_a_renamed_type_is_reported_and_its_weights_do_not_carry_over() -> None:
 
 def test_a_dense_kernel_whose_flattened_input_is_reordered_does_not_carry_over() -> None:
     # both flatten to 288 values, but 6x6x8 and 12x12x2 maps put different pixels in each row
-    a = text_view(HEAD + "  - {type: conv2d, name: c, filters: 8, kernel_size: 3}\n  - {type: flatten, name: f}\n"
-                  "  - {type: dense, name: fc, units: 5}\n  - {type: batch_norm, name: bn}\n")
-    b = text_view(HEAD + "  - {type: conv2d, name: c, filters: 2, kernel_size: 3, padding: [[3, 3], [3, 3]]}\n"
-                  "  - {type: flatten, name: f}\n  - {type: dense, name: fc, units: 5}\n"
-                  "  - {type: batch_norm, name: bn}\n")
+    a = text_view(
+        HEAD + "  - {type: conv2d, name: c, filters: 8, kernel_size: 3}\n  - {type: flatten, name: f}\n"
+        "  - {type: dense, name: fc, units: 5}\n  - {type: batch_norm, name: bn}\n"
+    )
+    b = text_view(
+        HEAD + "  - {type: conv2d, name: c, filters: 2, kernel_size: 3, padding: [[3, 3], [3, 3]]}\n"
+        "  - {type: flatten, name: f}\n  - {type: dense, name: fc, units: 5}\n"
+        "  - {type: batch_norm, name: bn}\n"
+    )
     fates = {f.key: f for f in compare(a, b).tensors}
     assert fates["fc.kernel"].a_shape == fates["fc.kernel"].b_shape == (288, 5)
     assert fates["fc.kernel"].status == CHANGED
@@ -132,9 +146,11 @@ def test_a_dense_kernel_whose_flattened_input_is_reordered_does_not_carry_over()
 
 def test_two_flattened_towers_joined_are_not_one_flattened_map() -> None:
     one = "  - {type: conv2d, name: c, filters: 4, kernel_size: 3}\n  - {type: flatten, name: f}\n"
-    two = ("  - {type: conv2d, name: c, filters: 2, kernel_size: 3}\n  - {type: flatten, name: f1}\n"
-           "  - {type: conv2d, name: c2, filters: 2, kernel_size: 3, inputs: [input]}\n  - {type: flatten, name: f2}\n"
-           "  - {type: concatenate, name: f, inputs: [f1, f2]}\n")
+    two = (
+        "  - {type: conv2d, name: c, filters: 2, kernel_size: 3}\n  - {type: flatten, name: f1}\n"
+        "  - {type: conv2d, name: c2, filters: 2, kernel_size: 3, inputs: [input]}\n  - {type: flatten, name: f2}\n"
+        "  - {type: concatenate, name: f, inputs: [f1, f2]}\n"
+    )
     tail = "  - {type: dense, name: fc, units: 3}\n"
     fates = {f.key: f for f in compare(text_view(HEAD + one + tail), text_view(HEAD + two + tail)).tensors}
     assert fates["fc.kernel"].a_shape == fates["fc.kernel"].b_shape == (144, 3)
@@ -145,9 +161,11 @@ def test_two_flattened_towers_joined_are_not_one_flattened_map() -> None:
 
 def test_joined_vectors_keep_a_dense_kernel_when_the_layout_is_the_same() -> None:
     a = "  - {type: flatten, name: f}\n  - {type: dense, name: h, units: 6}\n  - {type: dense, name: out, units: 2}\n"
-    b = ("  - {type: flatten, name: f}\n  - {type: dense, name: h1, units: 3}\n"
-         "  - {type: dense, name: h2, units: 3, inputs: [f]}\n  - {type: concatenate, name: h, inputs: [h1, h2]}\n"
-         "  - {type: dense, name: out, units: 2}\n")
+    b = (
+        "  - {type: flatten, name: f}\n  - {type: dense, name: h1, units: 3}\n"
+        "  - {type: dense, name: h2, units: 3, inputs: [f]}\n  - {type: concatenate, name: h, inputs: [h1, h2]}\n"
+        "  - {type: dense, name: out, units: 2}\n"
+    )
     fates = {f.key: f for f in compare(text_view(HEAD + a), text_view(HEAD + b)).tensors}
     assert fates["out.kernel"].status == UNCHANGED  # 6 features in, as one flat vector either way
     assert fates["h.kernel"].status == REMOVED
@@ -164,8 +182,13 @@ def test_json_and_markdown() -> None:
     norm1 = next(layer for layer in data["layers"] if layer["name"] == "norm1")
     assert norm1["status"] == "added" and norm1["a"] is None and norm1["b"]["output_shape"] == [55, 55, 96]
     kernel = next(w for w in data["weights"] if w["key"] == "conv2.kernel")
-    assert kernel == {"key": "conv2.kernel", "status": "changed", "a_shape": [5, 5, 96, 256],
-                      "b_shape": [5, 5, 48, 256], "reason": "shape 5x5x96x256 -> 5x5x48x256: initialised as B says"}
+    assert kernel == {
+        "key": "conv2.kernel",
+        "status": "changed",
+        "a_shape": [5, 5, 96, 256],
+        "b_shape": [5, 5, 48, 256],
+        "reason": "shape 5x5x96x256 -> 5x5x48x256: initialised as B says",
+    }
     markdown = to_markdown(result)
     assert "| parameters | 62,378,344 | 60,965,224 | -1,413,120 |" in markdown
     assert "| conv2 | changed | conv2d | 27x27x256 | 614,656 | 307,456 | -307,200 | -223.9M |" in markdown
@@ -208,17 +231,20 @@ def test_cli_reports_both_invalid_specs_and_exits_2(alexgen_cli, tmp_path: Path)
 
 
 def test_diff_imports_no_framework_and_no_matplotlib() -> None:
-    code = "\n".join([
-        "import sys",
-        "from click.testing import CliRunner",
-        "from alexgen.cli import cli",
-        "for fmt in ('table', 'json', 'markdown'):",
-        "    args = ['diff', 'spec/alexnet.yaml', 'spec/alexnet_paper.yaml', '--format', fmt]",
-        "    result = CliRunner().invoke(cli, args)",
-        "    assert result.exit_code == 0, result.output",
-        "loaded = [m for m in ('torch', 'tensorflow', 'keras', 'matplotlib') if m in sys.modules]",
-        "assert not loaded, loaded",
-    ])
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False,
-                            timeout=120)
+    code = "\n".join(
+        [
+            "import sys",
+            "from click.testing import CliRunner",
+            "from alexgen.cli import cli",
+            "for fmt in ('table', 'json', 'markdown'):",
+            "    args = ['diff', 'spec/alexnet.yaml', 'spec/alexnet_paper.yaml', '--format', fmt]",
+            "    result = CliRunner().invoke(cli, args)",
+            "    assert result.exit_code == 0, result.output",
+            "loaded = [m for m in ('torch', 'tensorflow', 'keras', 'matplotlib') if m in sys.modules]",
+            "assert not loaded, loaded",
+        ]
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120
+    )
     assert result.returncode == 0, result.stderr
