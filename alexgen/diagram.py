@@ -18,6 +18,7 @@ BOX_W, BOX_H = 0.86, 0.70  # in lane and row units
 LANE_IN, ROW_IN = 2.2, 0.62  # inches per lane and per row
 SEGMENT_GAP = 0.55  # lanes between wrapped columns
 TOP_IN, BOTTOM_IN = 0.45, 0.6  # title above, caption below
+MIN_WIDTH_IN = 5.5
 MARGIN = 0.15  # rows above and below the boxes, where wrapped edges run
 DPI = 150
 TITLE_CHARS = 30  # name and type on one line of a box
@@ -293,9 +294,11 @@ def draw(net: NetView, fmt: str) -> bytes:
     rows = max(p.row for p in places.values()) + 1
     with matplotlib.rc_context({"svg.hashsalt": "alexgen", "svg.fonttype": "path", "font.family": "DejaVu Sans"}):
         height = rows * ROW_IN + TOP_IN + BOTTOM_IN
-        fig = Figure(figsize=(max(lanes_wide * LANE_IN, 5.5), height))
+        width = max(lanes_wide * LANE_IN, MIN_WIDTH_IN)  # room for the caption; boxes keep their size
+        fig = Figure(figsize=(width, height))
         ax = fig.add_axes((0.01, BOTTOM_IN / height, 0.98, rows * ROW_IN / height))
-        ax.set_xlim(-0.5, lanes_wide - 0.5)
+        visible = 0.98 * width / LANE_IN
+        ax.set_xlim((lanes_wide - 1 - visible) / 2, (lanes_wide - 1 + visible) / 2)
         ax.set_ylim(rows - 0.5 + MARGIN, -0.5 - MARGIN)
         ax.set_axis_off()
         canvas = _Canvas(ax, places)

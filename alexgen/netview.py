@@ -69,10 +69,6 @@ class NetView:
         """The last layer's output."""
         return self.layers[-1].shape if self.layers else self.input_shape
 
-    def layer(self, name: str) -> LayerView:
-        """The layer called `name`."""
-        return next(layer for layer in self.layers if layer.name == name)
-
 
 def shape_text(shape: Shape) -> str:
     """55x55x96, as `analyze` prints shapes."""
