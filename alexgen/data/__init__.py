@@ -7,5 +7,15 @@ from alexgen.data.augment import Transform, transforms
 from alexgen.data.base import ArraySplit, Data, DataError, FileSplit, Split, epoch_order
 from alexgen.data.sources import load_data, parse_source
 
-__all__ = ["ArraySplit", "Data", "DataError", "FileSplit", "Split", "Transform", "epoch_order", "load_data",
-           "parse_source", "transforms"]
+__all__ = [
+    "ArraySplit",
+    "Data",
+    "DataError",
+    "FileSplit",
+    "Split",
+    "Transform",
+    "epoch_order",
+    "load_data",
+    "parse_source",
+    "transforms",
+]

@@ -21,8 +21,12 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     pil = require("PIL.Image", "pillow")
     if image.shape[2] == 3:
         return np.asarray(pil.fromarray(image, "RGB").resize((width, height), pil.Resampling.BILINEAR))
-    planes = [np.asarray(pil.fromarray(np.ascontiguousarray(image[..., c]), "L").resize(
-        (width, height), pil.Resampling.BILINEAR)) for c in range(image.shape[2])]
+    planes = [
+        np.asarray(
+            pil.fromarray(np.ascontiguousarray(image[..., c]), "L").resize((width, height), pil.Resampling.BILINEAR)
+        )
+        for c in range(image.shape[2])
+    ]
     return np.stack(planes, axis=-1)
 
 
@@ -35,7 +39,7 @@ def resize_shorter(image: np.ndarray, side: int) -> np.ndarray:
 
 def crop(image: np.ndarray, top: int, left: int, height: int, width: int) -> np.ndarray:
     """The height x width window at (top, left)."""
-    return image[top:top + height, left:left + width]
+    return image[top : top + height, left : left + width]
 
 
 def centre_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -101,21 +105,26 @@ class Transform:
         return self.training and self.augmentation is not None
 
 
-def transforms(shape: Sequence[int], augmentation: Augmentation | None, train: Split,
-               seed: int = 0) -> tuple[Transform, Transform]:
+def transforms(
+    shape: Sequence[int], augmentation: Augmentation | None, train: Split, seed: int = 0
+) -> tuple[Transform, Transform]:
     """The training and the evaluation transform for input `shape` (H, W, C); checks the resize fits."""
     height, width = int(shape[0]), int(shape[1])
     if augmentation is None:
         plain = Transform(height, width)
         return plain, plain
     if augmentation.resize < max(height, width):
-        raise DataError(f"training.augmentation.resize is {augmentation.resize}, smaller than the input "
-                        f"{height}x{width}: nothing to crop from; use resize >= {max(height, width)}")
+        raise DataError(
+            f"training.augmentation.resize is {augmentation.resize}, smaller than the input "
+            f"{height}x{width}: nothing to crop from; use resize >= {max(height, width)}"
+        )
     values = vectors = None
     if augmentation.pca_jitter:
         values, vectors = pca_basis(train, seed)
-    return (Transform(height, width, augmentation, True, values, vectors),
-            Transform(height, width, augmentation, False))
+    return (
+        Transform(height, width, augmentation, True, values, vectors),
+        Transform(height, width, augmentation, False),
+    )
 
 
 def apply(split: Split, transform: Transform, index: int, seed: int, epoch: int) -> np.ndarray:

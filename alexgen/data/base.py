@@ -22,8 +22,10 @@ def require(module: str, package: str, extra: str = "train") -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise DataError(f"{package} is needed here but is not installed: pip install '{package}' "
-                        f"(or pip install 'alexgen[{extra}]')") from exc
+        raise DataError(
+            f"{package} is needed here but is not installed: pip install '{package}' "
+            f"(or pip install 'alexgen[{extra}]')"
+        ) from exc
 
 
 @dataclass
@@ -96,8 +98,15 @@ class Data:
         """The same data with at most `count` examples per split (None: all)."""
         if count is None:
             return self
-        return Data(self.name, self.input_shape, self.classes, self.train.head(count), self.val.head(count),
-                    self.test.head(count), self.notes)
+        return Data(
+            self.name,
+            self.input_shape,
+            self.classes,
+            self.train.head(count),
+            self.val.head(count),
+            self.test.head(count),
+            self.notes,
+        )
 
 
 def epoch_order(size: int, *, shuffle: bool, seed: int, epoch: int, rank: int = 0, world_size: int = 1) -> np.ndarray:

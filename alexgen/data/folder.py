@@ -64,8 +64,9 @@ def read_split(split_dir: Path, classes: list[str] | None, channels: int, verify
     return FileSplit(paths, np.asarray(labels, dtype=np.int64), channels)
 
 
-def read_folder(root: Path, channels: int, verify: Verify = "header") -> tuple[list[str], FileSplit, FileSplit,
-                                                                                FileSplit]:
+def read_folder(
+    root: Path, channels: int, verify: Verify = "header"
+) -> tuple[list[str], FileSplit, FileSplit, FileSplit]:
     """Classes and the train, val and test splits (test is val unless DIR/test exists)."""
     if not root.is_dir():
         raise DataError(f"{root}: no such folder ({LAYOUT})")

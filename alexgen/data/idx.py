@@ -16,9 +16,11 @@ MNIST_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-MNIST_HELP = ("MNIST is published at https://yann.lecun.com/exdb/mnist/ (mirrors: "
-              "https://ossci-datasets.s3.amazonaws.com/mnist/ and torchvision's or Keras's download caches); "
-              "put the four files " + ", ".join(MNIST_FILES.values()) + " (each raw or with .gz) in the folder")
+MNIST_HELP = (
+    "MNIST is published at https://yann.lecun.com/exdb/mnist/ (mirrors: "
+    "https://ossci-datasets.s3.amazonaws.com/mnist/ and torchvision's or Keras's download caches); "
+    "put the four files " + ", ".join(MNIST_FILES.values()) + " (each raw or with .gz) in the folder"
+)
 UBYTE = 0x08
 
 
@@ -31,20 +33,23 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
         except (OSError, EOFError, zlib.error) as exc:
             raise DataError(f"{path}: the gzip stream is damaged or truncated ({exc})") from exc
     if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] != UBYTE or raw[3] != ndim:
-        expected = (0x800 | ndim)
+        expected = 0x800 | ndim
         found = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
         shown = "the file is shorter than its header" if found is None else f"found 0x{found:08x}"
-        raise DataError(f"{path}: not an IDX file of {ndim}-d unsigned bytes: the magic number must be "
-                        f"0x{expected:08x}, {shown}")
+        raise DataError(
+            f"{path}: not an IDX file of {ndim}-d unsigned bytes: the magic number must be 0x{expected:08x}, {shown}"
+        )
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise DataError(f"{path}: truncated: the header needs {header} bytes, the file has {len(raw)}")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected_bytes = header + int(np.prod(dims, dtype=np.int64))
     if len(raw) != expected_bytes:
         problem = "truncated" if len(raw) < expected_bytes else "has trailing bytes"
-        raise DataError(f"{path}: {problem}: dimensions {'x'.join(map(str, dims))} need {expected_bytes} bytes, "
-                        f"the file has {len(raw)}")
+        raise DataError(
+            f"{path}: {problem}: dimensions {'x'.join(map(str, dims))} need {expected_bytes} bytes, "
+            f"the file has {len(raw)}"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
@@ -70,6 +75,8 @@ def read_mnist(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
         if len(images) == 0:
             raise DataError(f"{folder}: the {part} files hold no examples")
     if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
-        raise DataError(f"{folder}: train images are {arrays['train_images'].shape[1:]}, "
-                        f"test images {arrays['test_images'].shape[1:]}")
+        raise DataError(
+            f"{folder}: train images are {arrays['train_images'].shape[1:]}, "
+            f"test images {arrays['test_images'].shape[1:]}"
+        )
     return arrays["train_images"], arrays["train_labels"], arrays["test_images"], arrays["test_labels"]

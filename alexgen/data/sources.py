@@ -40,8 +40,9 @@ def fit_images(images: np.ndarray, shape: Shape) -> np.ndarray:
     if images.ndim == 3:
         images = images[..., None]
     height, width, channels = shape
-    out = np.stack([resize(image, height, width) for image in images]) if images.shape[1:3] != (height, width) \
-        else images
+    out = (
+        np.stack([resize(image, height, width) for image in images]) if images.shape[1:3] != (height, width) else images
+    )
     if out.shape[-1] == channels:
         return np.ascontiguousarray(out)
     if out.shape[-1] == 1:
@@ -52,8 +53,9 @@ def fit_images(images: np.ndarray, shape: Shape) -> np.ndarray:
 def stratified(labels: np.ndarray, fraction: float | int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (kept, taken) with `fraction` of the examples taken, every class in proportion."""
     selection = require("sklearn.model_selection", "scikit-learn")
-    kept, taken = selection.train_test_split(np.arange(len(labels)), test_size=fraction, random_state=seed,
-                                             stratify=labels)
+    kept, taken = selection.train_test_split(
+        np.arange(len(labels)), test_size=fraction, random_state=seed, stratify=labels
+    )
     return np.sort(kept), np.sort(taken)
 
 
@@ -66,8 +68,14 @@ def digits(shape: Shape, split_seed: int) -> Data:
     rest, test = stratified(labels, DIGITS_TEST, split_seed)
     train, val = stratified(labels[rest], DIGITS_VAL / (1 - DIGITS_TEST), split_seed)
     train, val = rest[train], rest[val]
-    return Data("digits", shape, [str(d) for d in range(10)], ArraySplit(images[train], labels[train]),
-                ArraySplit(images[val], labels[val]), ArraySplit(images[test], labels[test]))
+    return Data(
+        "digits",
+        shape,
+        [str(d) for d in range(10)],
+        ArraySplit(images[train], labels[train]),
+        ArraySplit(images[val], labels[val]),
+        ArraySplit(images[test], labels[test]),
+    )
 
 
 def mnist(folder: Path, shape: Shape, split_seed: int) -> Data:
@@ -80,10 +88,14 @@ def mnist(folder: Path, shape: Shape, split_seed: int) -> Data:
         train, val = np.arange(len(labels) - val_size), np.arange(len(labels) - val_size, len(labels))
     else:
         train, val = stratified(labels, val_size, split_seed)
-    return Data(f"mnist:{folder}", shape, [str(d) for d in range(classes)],
-                ArraySplit(fit_images(train_images[train], shape), labels[train]),
-                ArraySplit(fit_images(train_images[val], shape), labels[val]),
-                ArraySplit(fit_images(test_images, shape), test_labels.astype(np.int64)))
+    return Data(
+        f"mnist:{folder}",
+        shape,
+        [str(d) for d in range(classes)],
+        ArraySplit(fit_images(train_images[train], shape), labels[train]),
+        ArraySplit(fit_images(train_images[val], shape), labels[val]),
+        ArraySplit(fit_images(test_images, shape), test_labels.astype(np.int64)),
+    )
 
 
 def synthetic(shape: Shape, num_classes: int, train_size: int, seed: int) -> Data:
@@ -92,15 +104,25 @@ def synthetic(shape: Shape, num_classes: int, train_size: int, seed: int) -> Dat
     eval_size = max(1, train_size // 4)
 
     def split(size: int) -> ArraySplit:
-        return ArraySplit(rng.integers(0, 256, size=(size, *shape), dtype=np.uint8),
-                          rng.integers(0, num_classes, size=size, dtype=np.int64))
+        return ArraySplit(
+            rng.integers(0, 256, size=(size, *shape), dtype=np.uint8),
+            rng.integers(0, num_classes, size=size, dtype=np.int64),
+        )
 
-    return Data("synthetic", shape, [str(c) for c in range(num_classes)], split(train_size), split(eval_size),
-                split(eval_size))
+    return Data(
+        "synthetic", shape, [str(c) for c in range(num_classes)], split(train_size), split(eval_size), split(eval_size)
+    )
 
 
-def load_data(source: str, input_shape: Sequence[int], num_classes: int, *, seed: int = 0, split_seed: int = 0,
-              verify: Verify = "header") -> Data:
+def load_data(
+    source: str,
+    input_shape: Sequence[int],
+    num_classes: int,
+    *,
+    seed: int = 0,
+    split_seed: int = 0,
+    verify: Verify = "header",
+) -> Data:
     """The data of a `--data` string for a network with `input_shape` (H, W, C) and `num_classes` outputs."""
     shape: Shape = (int(input_shape[0]), int(input_shape[1]), int(input_shape[2]))
     kind, argument = parse_source(source)

@@ -69,8 +69,14 @@ class EpochSampler(Sampler):
 
     def indices(self) -> np.ndarray:
         """This rank's indices for the current epoch."""
-        return epoch_order(self.size, shuffle=self.shuffle, seed=self.seed, epoch=self.epoch, rank=self.rank,
-                           world_size=self.world_size)
+        return epoch_order(
+            self.size,
+            shuffle=self.shuffle,
+            seed=self.seed,
+            epoch=self.epoch,
+            rank=self.rank,
+            world_size=self.world_size,
+        )
 
     def __iter__(self) -> Iterator[int | Key]:
         for index in self.indices().tolist():
@@ -89,8 +95,9 @@ def is_fast(split: Split, transform: Transform | None) -> bool:
     """True when the split is in memory at the input size and the transform only scales."""
     if not isinstance(split, ArraySplit):
         return False
-    return transform is None or (transform.augmentation is None
-                                 and split.images.shape[1:3] == (transform.height, transform.width))
+    return transform is None or (
+        transform.augmentation is None and split.images.shape[1:3] == (transform.height, transform.width)
+    )
 
 
 def default_workers() -> int:
@@ -98,23 +105,48 @@ def default_workers() -> int:
     return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
-def torch_loader(split: Split, transform: Transform | None = None, *, batch_size: int, shuffle: bool,
-                 seed: int = 0, channels_first: bool = True, rank: int = 0, world_size: int = 1,
-                 drop_last: bool = False, workers: int | None = None, pin_memory: bool | None = None) -> DataLoader:
+def torch_loader(
+    split: Split,
+    transform: Transform | None = None,
+    *,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    channels_first: bool = True,
+    rank: int = 0,
+    world_size: int = 1,
+    drop_last: bool = False,
+    workers: int | None = None,
+    pin_memory: bool | None = None,
+) -> DataLoader:
     """A DataLoader of (float32 images in [0, 1], int64 labels); call `set_epoch(loader, e)` before epoch e."""
     fast = is_fast(split, transform)
     sampler = EpochSampler(len(split), shuffle=shuffle, seed=seed, rank=rank, world_size=world_size, keyed=not fast)
     pin = torch.cuda.is_available() if pin_memory is None else pin_memory
     if fast:
         assert isinstance(split, ArraySplit)
-        return DataLoader(ArrayDataset(split, channels_first), batch_size=batch_size, sampler=sampler,
-                          drop_last=drop_last, collate_fn=as_batch, num_workers=workers or 0, pin_memory=pin)
+        return DataLoader(
+            ArrayDataset(split, channels_first),
+            batch_size=batch_size,
+            sampler=sampler,
+            drop_last=drop_last,
+            collate_fn=as_batch,
+            num_workers=workers or 0,
+            pin_memory=pin,
+        )
     if transform is None:
         raise ValueError("a split of image files needs a Transform to reach the input size")
     count = default_workers() if workers is None else workers
-    return DataLoader(TransformDataset(split, transform, seed, channels_first), batch_size=batch_size,
-                      sampler=sampler, drop_last=drop_last, num_workers=count, pin_memory=pin,
-                      persistent_workers=count > 0, prefetch_factor=4 if count > 0 else None)
+    return DataLoader(
+        TransformDataset(split, transform, seed, channels_first),
+        batch_size=batch_size,
+        sampler=sampler,
+        drop_last=drop_last,
+        num_workers=count,
+        pin_memory=pin,
+        persistent_workers=count > 0,
+        prefetch_factor=4 if count > 0 else None,
+    )
 
 
 def set_epoch(loader: DataLoader, epoch: int) -> None:
