@@ -36,7 +36,7 @@ class ArrayDataset(Dataset):
 
     def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         chosen = torch.as_tensor(indices, dtype=torch.int64)
-        return self.images.index_select(0, chosen).float().div_(255.0), self.labels.index_select(0, chosen)
+        return self.images[chosen].float().div_(255.0), self.labels[chosen]
 
 
 class TransformDataset(Dataset):
