@@ -64,7 +64,8 @@ def main() -> None:
 
     tf.config.threading.set_inter_op_parallelism_threads(2)
     pipeline = TfPipeline(split, batch_size=args.batch, shuffle=True, seed=0)
-    rows.append(("tf.data TfPipeline, in memory (gather + cast, prefetch)", rate(lambda: pipeline.epoch(0), len(split))))
+    name = "tf.data TfPipeline, in memory (gather + cast, prefetch)"
+    rows.append((name, rate(lambda: pipeline.epoch(0), len(split))))
 
     small = ArraySplit(
         np.random.default_rng(1).integers(0, 256, (256, 256, 256, 3), dtype=np.uint8), np.zeros(256, np.int64)
@@ -73,13 +74,15 @@ def main() -> None:
     for workers in (0, 2):
         augmented = torch_loader(small, train, batch_size=64, shuffle=True, seed=0, workers=workers)
         rows.append(
-            (f"torch_loader, paper augmentation from 256x256, {workers} workers", rate(lambda: augmented, 256, 2))
+            (f"torch_loader, paper augmentation from 256x256, {workers} workers", rate(lambda a=augmented: a, 256, 2))
         )
     augmented_tf = TfPipeline(small, train, batch_size=64, shuffle=True, seed=0)
-    rows.append(("tf.data, paper augmentation from 256x256 (numpy_function)", rate(lambda: augmented_tf.epoch(0), 256, 2)))
+    name = "tf.data, paper augmentation from 256x256 (numpy_function)"
+    rows.append((name, rate(lambda: augmented_tf.epoch(0), 256, 2)))
 
     reference = rows[0][1]
-    print(f"{args.images} synthetic images {SHAPE[0]}x{SHAPE[1]}x{SHAPE[2]}, batch {args.batch}, {os.cpu_count()} cores\n")
+    size = "x".join(map(str, SHAPE))
+    print(f"{args.images} synthetic images {size}, batch {args.batch}, {os.cpu_count()} cores\n")
     print("| pipeline | images/s | x reference |\n|---|---:|---:|")
     for name, value in rows:
         print(f"| {name} | {value:,.0f} | {value / reference:.2f} |")

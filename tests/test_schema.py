@@ -143,4 +143,6 @@ def test_training_augmentation_is_in_the_schema_and_located_when_wrong(validator
     assert (problem.line, problem.column) == (8, 26)
 
 
-HEADER_TINY = "alexgen: 1\nname: tiny\ninput_shape: [8, 8, 3]\nlayers:\n  - {type: flatten}\n  - {type: dense, units: 3}\n"
+HEADER_TINY = (
+    "alexgen: 1\nname: tiny\ninput_shape: [8, 8, 3]\nlayers:\n  - {type: flatten}\n  - {type: dense, units: 3}\n"
+)
