@@ -305,6 +305,22 @@ class StepSchedule(Strict):
 LRSchedule = Annotated[ReduceOnPlateau | StepSchedule, Field(discriminator="type")]
 
 
+class Augmentation(Strict):
+    """The paper's augmentation: resize the shorter side, crop to the input size, flip, PCA colour jitter."""
+
+    resize: Size = 256
+    random_crop: bool = True
+    horizontal_flip: bool = True
+    pca_jitter: Annotated[float, Field(ge=0.0, le=10.0)] = 0.1
+
+    @model_validator(mode="after")
+    def _does_something(self) -> Augmentation:
+        if not (self.random_crop or self.horizontal_flip or self.pca_jitter):
+            raise ValueError("augmentation does nothing: enable random_crop, horizontal_flip or pca_jitter, "
+                             "or remove it")
+        return self
+
+
 class Training(Strict):
     """How the network is trained."""
 
@@ -314,6 +330,7 @@ class Training(Strict):
     batch_size: Annotated[PositiveInt, Field(le=1_000_000)] = 32
     epochs: Annotated[PositiveInt, Field(le=1_000_000)] = 1
     lr_schedule: LRSchedule | None = None
+    augmentation: Augmentation | None = None
 
 
 # --- the spec --------------------------------------------------------------------------

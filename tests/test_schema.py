@@ -124,3 +124,25 @@ def test_the_documented_examples_are_valid_except_the_broken_one(validator, anal
     assert errors(validator, yaml.safe_load(first)) == []
     assert analyze_text(anchors).node("conv1b").shape == (12, 12, 48)
     assert len(diagnose(broken)) == 3
+
+
+def test_training_augmentation_is_in_the_schema_and_located_when_wrong(validator, analyze_text, diagnose) -> None:
+    spec = load(ROOT / "spec" / "alexnet.yaml")
+    spec["training"]["augmentation"] = {"resize": 256, "random_crop": True, "horizontal_flip": True, "pca_jitter": 0.1}
+    assert errors(validator, spec) == []
+    for bad in ({"resize": 0}, {"pca_jitter": -0.1}, {"flip": True}, {"random_crop": "yes"}):
+        broken = copy.deepcopy(spec)
+        broken["training"]["augmentation"] = bad
+        assert errors(validator, broken), bad
+    text = "training:\n  augmentation: {random_crop: false, horizontal_flip: false, pca_jitter: 0.0}\n"
+    graph = analyze_text(HEADER_TINY + "training:\n  augmentation: {}\n")
+    assert graph.spec.training.augmentation.resize == 256 and graph.spec.training.augmentation.pca_jitter == 0.1
+    (problem,) = diagnose(HEADER_TINY + text)
+    assert (problem.line, problem.column) == (8, 17) and "does nothing" in problem.message
+    (problem,) = diagnose(HEADER_TINY + "training:\n  augmentation: {resize: -3}\n")
+    assert (problem.line, problem.column) == (8, 26)
+
+
+HEADER_TINY = (
+    "alexgen: 1\nname: tiny\ninput_shape: [8, 8, 3]\nlayers:\n  - {type: flatten}\n  - {type: dense, units: 3}\n"
+)
