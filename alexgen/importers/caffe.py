@@ -19,7 +19,7 @@ from alexgen.importers.emit import (
     fold_activations,
     int_or_pair,
     literal,
-    pool_padding,
+    pool_modes,
     snake_name,
     spatial_out,
 )
@@ -207,10 +207,7 @@ def pool_mode(size: int, kernel: int, stride: int, pad: int, ceil: bool) -> tupl
     out = spatial_out(size, kernel, stride, pad, pad, ceil=ceil)
     if pad and (out - 1) * stride >= size + pad:
         out -= 1  # Caffe drops a last window that would start in the padding
-    modes = {mode for mode in ("valid", "same") if pool_padding(size, kernel, stride, pad, out) == mode}
-    if out == -(-size // stride) and pool_padding(size, kernel, stride, pad, out) == "valid":
-        modes.add("same")  # valid and same coincide on this axis
-    return out, modes
+    return out, pool_modes(size, kernel, stride, pad, out)
 
 
 def pooling(net: Net, layer: Layer) -> None:
@@ -286,8 +283,8 @@ def inner_product(net: Net, layer: Layer) -> None:
         net.problems.add(layer.origin.problem("only axis 1 without transpose maps onto a dense layer"))
         raise _Skip
     if len(shape) == 3:
-        net.notes.append(f"{layer.name}: Caffe flattens its input in C, H, W order, the spec in H, W, C order: the same "
-                         "network, with the rows of its weights in another order.")
+        net.notes.append(f"{layer.name}: Caffe flattens its input in C, H, W order, the spec in H, W, C order: the "
+                         "same network, with the rows of its weights in another order.")
         flat = Layer(layer.name, "Flatten", layer.origin, layer.bottoms, [], Message([]))
         bottom = net.add(flat, {"type": "flatten"}, [bottom], (shape[0] * shape[1] * shape[2],),
                          name=f"{layer.name}_flatten")

@@ -114,14 +114,15 @@ def conv_padding(pads: Pads, size: tuple[int, int], kernel: tuple[int, int], str
     return "same" if same == pads else padding_value(pads)
 
 
-def pool_padding(size: int, kernel: int, stride: int, before: int, out: int) -> str | None:
-    """The spec pool padding that reproduces a source pool on one axis (`before` padded cells, `out` outputs,
-    padded cells never counted), or None when neither `valid` nor `same` does."""
+def pool_modes(size: int, kernel: int, stride: int, before: int, out: int) -> set[str]:
+    """The spec pool paddings (`valid`, `same`) that reproduce a source pool on one axis: `before` padded cells,
+    `out` outputs, padded cells never counted. Empty when neither does."""
+    modes = set()
     if before == 0 and out == (size - kernel) // stride + 1:
-        return "valid"
+        modes.add("valid")
     if out == -(-size // stride) and before == same_pads(size, kernel, stride)[0]:
-        return "same"
-    return None
+        modes.add("same")
+    return modes
 
 
 def literal(value: float) -> float:
