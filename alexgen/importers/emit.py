@@ -21,7 +21,7 @@ WEIGHTED = ("conv2d", "dense")
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_KEY_ORDER = ("type", "name", "inputs")
+_KEY_ORDER = ("type", "name")
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
@@ -197,6 +197,66 @@ def fold_activations(items: list[Item]) -> list[Item]:
     return kept
 
 
+def chain_order(items: list[Item]) -> list[Item]:
+    """A topological order that follows each chain to its end before starting the next (towers stay together):
+    after a layer, the first of its readers that is ready comes next, else the earliest ready layer."""
+    index = {item.name: i for i, item in enumerate(items)}
+    readers: dict[str, list[Item]] = {}
+    for item in items:
+        for ref in item.keys["inputs"]:
+            readers.setdefault(ref, []).append(item)
+    done: set[str] = {"input"}
+    ordered: list[Item] = []
+    ready = lambda item: item.name not in done and all(ref in done for ref in item.keys["inputs"])  # noqa: E731
+    current: Item | None = None
+    while len(ordered) < len(items):
+        follow = [r for r in readers.get(current.name, []) if ready(r)] if current else []
+        current = follow[0] if follow else min((i for i in items if ready(i)), key=lambda i: index[i.name])
+        ordered.append(current)
+        done.add(current.name)
+    return ordered
+
+
+def fuse_pads(items: list[Item], sizes: dict[str, tuple[int, int]] | None = None) -> list[Item]:
+    """Fold a zero_padding2d named `<conv>_pad` (how alexgen writes explicit conv padding) into that conv2d, when
+    the conv reads only it and it feeds only the conv. With `sizes` (input height and width of each pad), pads
+    that TensorFlow's `same` would choose become `same`."""
+    counts, by_name = consumers(items), {item.name: item for item in items}
+    dropped = set()
+    for item in items:
+        pad = by_name.get(item.keys["inputs"][0]) if len(item.keys["inputs"]) == 1 else None
+        if (pad is None or pad.keys["type"] != "zero_padding2d" or pad.name != f"{item.name}_pad"
+                or item.keys["type"] != "conv2d" or item.keys.get("padding", "valid") != "valid"
+                or counts.get(pad.name) != 1):
+            continue
+        pads = explicit(pad.keys.get("padding", 1))
+        item.keys["inputs"] = pad.keys["inputs"]
+        item.keys["padding"] = padding_value(pads)
+        if sizes is not None and pad.name in sizes:
+            item.keys["padding"] = conv_padding(pads, sizes[pad.name], *window(item.keys))
+        dropped.add(pad.name)
+    return [item for item in items if item.name not in dropped]
+
+
+def explicit(value: Any) -> Pads:
+    """A spec padding value (int, [h, w] or [[t, b], [l, r]]) as ((top, bottom), (left, right))."""
+    if isinstance(value, int):
+        return (value, value), (value, value)
+    if isinstance(value[0], int):
+        return (value[0], value[0]), (value[1], value[1])
+    return (value[0][0], value[0][1]), (value[1][0], value[1][1])
+
+
+def pair_of(value: Any) -> tuple[int, int]:
+    """An int or [h, w] as (h, w)."""
+    return (value, value) if isinstance(value, int) else (value[0], value[1])
+
+
+def window(keys: dict[str, Any]) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """A conv2d's kernel, strides and dilation as pairs."""
+    return (pair_of(keys["kernel_size"]), pair_of(keys.get("strides", 1)), pair_of(keys.get("dilation_rate", 1)))
+
+
 # --- YAML --------------------------------------------------------------------------------------------
 
 
@@ -221,7 +281,9 @@ def flow(value: Any) -> str:
 
 def layer_line(keys: dict[str, Any]) -> list[str]:
     """`  - {type: ..., name: ..., ...}`, wrapped at item boundaries when long."""
-    ordered = {k: keys[k] for k in _KEY_ORDER if k in keys} | {k: v for k, v in keys.items() if k not in _KEY_ORDER}
+    ordered = {k: keys[k] for k in _KEY_ORDER if k in keys} | {k: v for k, v in keys.items() if k not in _KEY_ORDER
+                                                               and k != "inputs"}
+    ordered |= {"inputs": keys["inputs"]} if "inputs" in keys else {}
     parts = [f"{k}: {flow(v)}" for k, v in ordered.items()]
     lines, current = [], "  - {"
     for i, part in enumerate(parts):
