@@ -8,10 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from alexgen.importers import Options, fail
-from alexgen.importers.emit import ACTIVATIONS, Draft, Item, Names, Origin, Problems, chain_order, dispatch,
-                                     fuse_pads, int_or_pair
+from alexgen.importers.emit import (
+    ACTIVATIONS,
+    Draft,
+    Item,
+    Names,
+    Origin,
+    Problems,
+    chain_order,
+    dispatch,
+    fuse_pads,
+    int_or_pair,
+    snake_name,
+)
 from alexgen.importers.emit import padding_value as spec_padding
-from alexgen.importers.emit import snake_name
 
 COMMON = {"name", "trainable", "dtype"}  # every layer's config has these; trainable and dtype are checked
 INITIALIZERS = {"GlorotUniform": "glorot_uniform", "GlorotNormal": "glorot_normal", "HeNormal": "he_normal",
