@@ -101,14 +101,28 @@ def draft_for(fmt: str, obj: Any, options: Options, problems: Problems) -> Draft
 
 def import_source(source: str, fmt: str = "auto", input_shape: tuple[int, int, int] | None = None,
                   name: str | None = None, display: str = "imported.yaml") -> Imported:
-    """Import a model into spec text, validated; raises ImportFailed with located diagnostics."""
+    """Import a model file or `module:function` into spec text, validated; raises ImportFailed."""
     options = Options(source, input_shape, name)
     fmt, obj = resolve(options, fmt)
+    return convert(fmt, obj, options, display)
+
+
+def import_model(model: Any, input_shape: tuple[int, int, int] | None = None, name: str | None = None,
+                 source: str = "<model>", display: str = "imported.yaml") -> Imported:
+    """Import a keras.Model or torch.nn.Module object (Python API and tests)."""
+    fmt = framework_of(model)
+    if fmt is None:
+        raise fail(source, f"expected a keras.Model or torch.nn.Module, got {type(model).__name__}")
+    return convert(fmt, model, Options(source, input_shape, name), display)
+
+
+def convert(fmt: str, obj: Any, options: Options, display: str) -> Imported:
+    """Draft, name, write and validate."""
     problems = Problems()
     draft = draft_for(fmt, obj, options, problems)
     problems.raise_if_errors()
-    if name:
-        draft.name = name
-    text, graph = validated(draft, source, fmt, display)
+    if options.name:
+        draft.name = options.name
+    text, graph = validated(draft, options.source, fmt, display)
     warnings = [d for d in problems.items if d.level == "warning"] + list(graph.warnings)
     return Imported(text, graph, warnings)

@@ -197,24 +197,25 @@ def fold_activations(items: list[Item]) -> list[Item]:
     return kept
 
 
-def chain_order(items: list[Item]) -> list[Item]:
-    """A topological order that follows each chain to its end before starting the next (towers stay together):
-    after a layer, the first of its readers that is ready comes next, else the earliest ready layer."""
-    index = {item.name: i for i, item in enumerate(items)}
-    readers: dict[str, list[Item]] = {}
-    for item in items:
-        for ref in item.keys["inputs"]:
-            readers.setdefault(ref, []).append(item)
-    done: set[str] = {"input"}
+def output_order(items: list[Item], output: str) -> list[Item]:
+    """The order a reader writes a graph in: each layer right after its inputs, taken in order, walking back from
+    the output (towers stay together, in the order they are merged); layers the output does not read come last."""
+    by_name = {item.name: item for item in items}
     ordered: list[Item] = []
-    ready = lambda item: item.name not in done and all(ref in done for ref in item.keys["inputs"])  # noqa: E731
-    current: Item | None = None
-    while len(ordered) < len(items):
-        follow = [r for r in readers.get(current.name, []) if ready(r)] if current else []
-        current = follow[0] if follow else min((i for i in items if ready(i)), key=lambda i: index[i.name])
-        ordered.append(current)
-        done.add(current.name)
-    return ordered
+    done: set[str] = {"input"}
+    stack: list[tuple[str, int]] = [(output, 0)]
+    while stack:
+        name, next_input = stack.pop()
+        item = by_name[name]
+        refs = item.keys["inputs"]
+        while next_input < len(refs) and refs[next_input] in done:
+            next_input += 1
+        if next_input < len(refs):
+            stack += [(name, next_input + 1), (refs[next_input], 0)]
+        elif name not in done:
+            done.add(name)
+            ordered.append(item)
+    return ordered + [item for item in items if item.name not in done]
 
 
 def fuse_pads(items: list[Item], sizes: dict[str, tuple[int, int]] | None = None) -> list[Item]:

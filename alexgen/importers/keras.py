@@ -15,10 +15,10 @@ from alexgen.importers.emit import (
     Names,
     Origin,
     Problems,
-    chain_order,
     dispatch,
     fuse_pads,
     int_or_pair,
+    output_order,
     snake_name,
 )
 from alexgen.importers.emit import padding_value as spec_padding
@@ -96,7 +96,15 @@ def regularizer(ctx: Context) -> dict[str, float] | None:
     cls, config = value.get("class_name"), value.get("config", {})
     if cls not in ("L1", "L2", "L1L2"):
         raise ctx.refuse(f"the kernel regularizer {cls!r} has no spec equivalent", "use L1, L2 or L1L2")
-    return {k: float(config[k]) for k in ("l1", "l2") if config.get(k)}
+    return {k: shortest(float(config[k])) for k in ("l1", "l2") if config.get(k)}
+
+
+def shortest(value: float) -> float:
+    """A value Keras stored as float32 (L1's factor) as the shortest decimal with that float32 value."""
+    import numpy as np
+
+    single = np.float32(value)
+    return float(str(single)) if float(single) == value else value
 
 
 def weighted(ctx: Context) -> dict[str, Any]:
@@ -309,7 +317,7 @@ def draft(obj: Any, options: Options, problems: Problems) -> Draft:
             renamed[layer.name] = item.keys["name"] = names.make(layer.name)
             items.append(item)
     problems.raise_if_errors()
-    items = fuse_pads(chain_order(items))
+    items = fuse_pads(output_order(items, renamed[model.outputs[0]._keras_history.operation.name]))
     output_activation = items[-1].keys.get("activation")
     compiled = training(model, output_activation, source, problems)
     if compiled is not None:
