@@ -74,7 +74,8 @@ def analysis(graph: Graph) -> dict[str, Any]:
 def rendered(graph: Graph) -> dict[str, str]:
     """Both targets' modules, the spec's hash replaced (the texts differ there by construction)."""
     env = environment()
-    texts = {t: render_module(graph, t, env, "spec/x.yaml").replace(graph.sha256, "<sha>") for t in ("keras", "pytorch")}
+    texts = {t: render_module(graph, t, env, "spec/x.yaml").replace(graph.sha256, "<sha>")
+             for t in ("keras", "pytorch")}
     return {t: "\n".join(line for line in text.splitlines() if not line.startswith("# content sha256:"))
             for t, text in texts.items()}
 
