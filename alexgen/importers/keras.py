@@ -316,10 +316,10 @@ def draft(obj: Any, options: Options, problems: Problems) -> Draft:
         if item is not None:
             renamed[layer.name] = item.keys["name"] = names.make(layer.name)
             items.append(item)
+    output_layer = model.outputs[0]._keras_history.operation
+    compiled = training(model, output_layer.get_config().get("activation"), source, problems)
     problems.raise_if_errors()
-    items = fuse_pads(output_order(items, renamed[model.outputs[0]._keras_history.operation.name]))
-    output_activation = items[-1].keys.get("activation")
-    compiled = training(model, output_activation, source, problems)
+    items = fuse_pads(output_order(items, renamed[output_layer.name]))
     if compiled is not None:
         notes.append("batch_size, epochs and lr_schedule are not part of a compiled Keras model: the spec's "
                      "defaults apply.")

@@ -62,9 +62,10 @@ def loss(config: Any, probabilities: bool, origin: Origin, problems: Problems) -
         return None
     if values.get("label_smoothing", 0.0) or values.get("axis", -1) != -1 or values.get("ignore_class") is not None:
         problems.add(origin.problem("loss options (label_smoothing, axis, ignore_class) have no spec equivalent"))
-    if bool(values.get("from_logits", False)) == probabilities:
+    from_logits = bool(values.get("from_logits", False))
+    if from_logits == probabilities:
         problems.add(origin.problem(
-            f"the loss has from_logits={not probabilities!r} on a model whose output is "
+            f"the loss has from_logits={from_logits!r} on a model whose output is "
             f"{'a softmax' if probabilities else 'not a softmax'}",
             "the spec computes the loss from logits exactly when the last layer is not a softmax"))
     return name
