@@ -181,3 +181,17 @@ def test_cli_imports_a_module_function(tmp_path: Path) -> None:
     assert [(n.type, getattr(n.layer, "activation", None)) for n in graph.nodes] == [
         ("conv2d", "relu"), ("max_pool2d", None), ("flatten", None), ("dense", "softmax")]
     assert graph.nodes[0].layer.padding == "same"
+
+
+@pytest.mark.keras
+def test_saved_keras_file(tmp_path: Path) -> None:
+    keras = pytest.importorskip("keras")
+    from test_keras_reference import seed_003_mnist
+
+    from alexgen.importers import import_source
+
+    path = tmp_path / "mnist.keras"
+    seed_003_mnist().save(path)
+    graph = import_source(str(path), name="alexnet_mnist").graph
+    assert numbers(graph) == numbers(load_graph(SPEC_DIR / "alexnet_mnist.yaml"))
+    del keras

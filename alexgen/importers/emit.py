@@ -20,7 +20,6 @@ ACTIVATIONS = ("relu", "softmax", "sigmoid", "tanh", "linear")
 WEIGHTED = ("conv2d", "dense")
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _KEY_ORDER = ("type", "name")
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
