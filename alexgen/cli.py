@@ -192,6 +192,22 @@ def convert_weights(spec: str, source: str, dest: str, input_path: str, output_p
     click.echo(f"converted {count} tensors: {input_path} ({source}) -> {output_path} ({dest})", err=True)
 
 
+@cli.command("import")
+@click.argument("source")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The spec file to write.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "keras", "pytorch", "caffe", "darknet"]), default="auto",
+              show_default=True, help="Source format (auto: from the suffix, or the model a module:function returns).")
+@click.option("--input-shape", help="H,W,C of one example (PyTorch sources need it; overrides a Caffe/Darknet input).")
+@click.option("--name", help="The spec's name (default: from the model).")
+@click.option("--force", is_flag=True, help="Overwrite an output file not written by `alexgen import`.")
+def import_(source: str, output: str, fmt: str, input_shape: str | None, name: str | None, force: bool) -> None:
+    """Import a Keras (.keras, module:function), PyTorch (module:function), Caffe (.prototxt) or Darknet (.cfg)
+    model as a checked spec."""
+    from alexgen.importers.command import run
+
+    sys.exit(run(source, output, fmt, input_shape, name, force))
+
+
 @cli.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.svg or FILE.png.")
