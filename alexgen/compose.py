@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from alexgen.diagnostics import Diagnostic, SpecError
 from alexgen.loader import LoadedDocument, Path_, SourceMap, load_document, parse_text
 from alexgen.overrides import Setting, apply_setting, parse_sets
@@ -64,8 +66,7 @@ def resolve_text(text: str, file: str = "<spec>", sets: Sequence[str] = ()) -> R
     return resolve_document(document, real, Path(file).parent, sets)
 
 
-def resolve_document(document: LoadedDocument, real: Path | None, base_dir: Path,
-                     sets: Sequence[str] = ()) -> Resolved:
+def resolve_document(document: LoadedDocument, real: Path | None, base_dir: Path, sets: Sequence[str] = ()) -> Resolved:
     """Every composition step in order; all problems of a step are reported together."""
     settings = parse_sets(sets)
     chain = load_chain(link_of(document, real), base_dir)
@@ -80,7 +81,7 @@ def resolve_document(document: LoadedDocument, real: Path | None, base_dir: Path
         tree = merge(tree, link.tree, base.document.path, problems)
     for setting in fields:
         substitute_tree(setting.value, table, problems)
-        apply_setting(tree, setting, problems)
+        apply_setting(tree, setting, problems, list(table.raw))
     problems.extend(table.unused())
     if any(p.level == "error" for p in problems):
         _raise(loaded + problems)
@@ -134,8 +135,13 @@ def _prepare(link: Link, table: ParamTable, problems: list[Diagnostic]) -> None:
         for key in EDIT_KEYS:
             if key in tree.value:
                 node = tree.value[key]
-                problems.append(diagnostic(node.key_at or node.at, f"`{key}:` edits a base spec's layers, but "
-                                           "this file has no `extends:`", "add extends: <base>.yaml"))
+                problems.append(
+                    diagnostic(
+                        node.key_at or node.at,
+                        f"`{key}:` edits a base spec's layers, but this file has no `extends:`",
+                        "add extends: <base>.yaml",
+                    )
+                )
     for key, node in tree.value.items():
         if key not in {"params", "extends"}:
             substitute_tree(node, table, problems)
@@ -173,8 +179,13 @@ def _block(item: PNode, problems: list[Diagnostic]) -> tuple[int, list[PNode]]:
     found = len(problems)
     for key, node in item.value.items():
         if key not in {"repeat", "layers"}:
-            problems.append(diagnostic(node.key_at or node.at, f"unknown key '{key}' in a repeat block",
-                                       "a repeat block has only `repeat: N` and `layers: [...]`"))
+            problems.append(
+                diagnostic(
+                    node.key_at or node.at,
+                    f"unknown key '{key}' in a repeat block",
+                    "a repeat block has only `repeat: N` and `layers: [...]`",
+                )
+            )
     if type(count.value) is not int or not 1 <= count.value <= MAX_REPEAT:
         problems.append(diagnostic(count.at, f"`repeat:` needs a count from 1 to {MAX_REPEAT}, got {count.value!r}"))
     if layers is None or not layers.is_list or not layers.value:
@@ -188,3 +199,30 @@ def _block(item: PNode, problems: list[Diagnostic]) -> tuple[int, list[PNode]]:
     if len(problems) > found:
         return 0, []
     return count.value, list(layers.value)  # type: ignore[union-attr]
+
+
+def dump_resolved(resolved: Resolved, fmt: str = "yaml", show_params: bool = False) -> str:
+    """The resolved spec as YAML (one line per layer) or JSON; or its parameters and source files."""
+    if show_params:
+        data: Any = {
+            "files": [vars(f) for f in resolved.files],
+            "sha256": resolved.sha256,
+            "params": [p.as_dict() for p in resolved.params],
+        }
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "json":
+        return json.dumps(resolved.data, indent=2, ensure_ascii=False) + "\n"
+    sources = ", ".join(f.path for f in resolved.files)
+    lines = [f"# resolved by alexgen from {sources}", f"# resolved sha256: {resolved.sha256}"]
+    for key, value in resolved.data.items():
+        if key == "layers" and isinstance(value, list):
+            lines.append("layers:")
+            lines.extend(f"  - {_yaml(layer, flow=True)}" for layer in value)
+        else:
+            lines.append(_yaml({key: value}, flow=None if isinstance(value, (dict, list)) else False))
+    return "\n".join(lines) + "\n"
+
+
+def _yaml(value: Any, flow: bool | None) -> str:
+    text = yaml.safe_dump(value, sort_keys=False, default_flow_style=flow, allow_unicode=True, width=1_000_000)
+    return text.rstrip("\n")

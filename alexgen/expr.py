@@ -17,8 +17,14 @@ MAX_MAGNITUDE = 10**15  # far beyond any size a spec allows, small enough to sta
 MAX_NESTING = 20  # parentheses and unary signs
 
 _TOKEN = re.compile(r"\s*(?:(?P<int>\d+)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>//|[-+*%()])|(?P<bad>\S))")
-_WORDS = {".": "attribute access is not allowed", "[": "indexing is not allowed", "/": "use // for division",
-          "'": "strings are not allowed", '"': "strings are not allowed", "*": "'**' is not allowed"}
+_WORDS = {
+    ".": "attribute access is not allowed",
+    "[": "indexing is not allowed",
+    "/": "use // for division",
+    "'": "strings are not allowed",
+    '"': "strings are not allowed",
+    "*": "'**' is not allowed",
+}
 
 
 class ExprError(Exception):
@@ -52,8 +58,11 @@ def tokenize(text: str) -> list[Token]:
         offset = match.start(kind)
         if kind == "bad":
             char = match.group("bad")
-            raise ExprError(f"unexpected {char!r}", offset, _WORDS.get(char, "only integers, parameter names, "
-                            "+ - * // % and parentheses are allowed"))
+            raise ExprError(
+                f"unexpected {char!r}",
+                offset,
+                _WORDS.get(char, "only integers, parameter names, + - * // % and parentheses are allowed"),
+            )
         if kind == "int" and len(match.group("int")) > 16:
             raise ExprError("the number is too large", offset)
         tokens.append(Token(kind, match.group(kind), offset))
@@ -122,8 +131,11 @@ class _Parser:
             return int(token.text)
         if token.kind == "name":
             if self.token.text == "(":
-                raise ExprError(f"calls are not allowed ('{token.text}(...)')", self.token.offset,
-                                "only integers, parameter names, + - * // % and parentheses are allowed")
+                raise ExprError(
+                    f"calls are not allowed ('{token.text}(...)')",
+                    self.token.offset,
+                    "only integers, parameter names, + - * // % and parentheses are allowed",
+                )
             return self.lookup(token.text, token.offset)
         if token.text == "(":
             self.enter(token)
@@ -134,7 +146,8 @@ class _Parser:
             self.depth -= 1
             return value
         what = "the end of the expression" if token.kind == "end" else repr(token.text)
-        raise ExprError(f"unexpected {what}", token.offset, "expected a number, a parameter name or '('")
+        hint = "'**' is not allowed" if token.text == "*" else "expected a number, a parameter name or '('"
+        raise ExprError(f"unexpected {what}", token.offset, hint)
 
 
 def _follow_hint(text: str) -> str | None:
@@ -146,12 +159,20 @@ def _apply(op: Token, left: Any, right: Any) -> int:
     for value in (left, right):
         if type(value) is not int:
             kind = {bool: "a boolean", float: "a number with a fraction", str: "a string"}.get(type(value), "a value")
-            raise ExprError(f"'{op.text}' needs integers, got {kind} ({value!r})", op.offset,
-                            "arithmetic is on integers only; use the parameter alone, e.g. ${dropout}")
+            raise ExprError(
+                f"'{op.text}' needs integers, got {kind} ({value!r})",
+                op.offset,
+                "arithmetic is on integers only; use the parameter alone, e.g. ${dropout}",
+            )
     if op.text in {"//", "%"} and right == 0:
         raise ExprError("division by zero", op.offset)
-    result = {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
-              "//": lambda: left // right, "%": lambda: left % right}[op.text]()
+    result = {
+        "+": lambda: left + right,
+        "-": lambda: left - right,
+        "*": lambda: left * right,
+        "//": lambda: left // right,
+        "%": lambda: left % right,
+    }[op.text]()
     if abs(result) > MAX_MAGNITUDE:
         raise ExprError(f"the value exceeds {MAX_MAGNITUDE:.0e}", op.offset)
     return result
@@ -186,10 +207,11 @@ def split(template: str) -> list[str | Piece]:
     parts: list[str | Piece] = []
     position = 0
     for match in [*_PLACE.finditer(template), None]:
-        gap = template[position:match.start() if match else len(template)]
+        gap = template[position : match.start() if match else len(template)]
         if "${" in gap:
-            raise ExprError("'${' without a matching '}'", position + gap.index("${"),
-                            "write ${name}, or $${ for a literal '${'")
+            raise ExprError(
+                "'${' without a matching '}'", position + gap.index("${"), "write ${name}, or $${ for a literal '${'"
+            )
         parts.append(gap)
         if match is None:
             break

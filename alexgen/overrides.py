@@ -13,6 +13,7 @@ from alexgen.tree import PNode, Where, diagnostic, plain, suggest
 
 SET_FILE = "--set"  # diagnostics about the i-th --set read `--set:i:column`
 MAX_SETS = 100
+_COMPOSE = frozenset({"params", "extends", "replace", "update", "remove", "insert_before", "insert_after", "$schema"})
 KEY = re.compile(r"^[A-Za-z0-9_$.-]+$")
 
 
@@ -40,12 +41,26 @@ def parse_sets(items: Sequence[str]) -> list[Setting]:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            problems.append(Diagnostic(f"--set {item!r} is not KEY=VALUE", SET_FILE, number, 1,
-                                       "e.g. --set num_classes=10 or --set layers.fc6.units=2048"))
+            problems.append(
+                Diagnostic(
+                    f"--set {item!r} is not KEY=VALUE",
+                    SET_FILE,
+                    number,
+                    1,
+                    "e.g. --set num_classes=10 or --set layers.fc6.units=2048",
+                )
+            )
             continue
         if not KEY.match(key) or "" in key.split("."):
-            problems.append(Diagnostic(f"--set key {key!r} is not a dotted path", SET_FILE, number, 1,
-                                       "e.g. training.optimizer.learning_rate"))
+            problems.append(
+                Diagnostic(
+                    f"--set key {key!r} is not a dotted path",
+                    SET_FILE,
+                    number,
+                    1,
+                    "e.g. training.optimizer.learning_rate",
+                )
+            )
             continue
         column = len(item) - len(text) + 1
         value = _value(text, number, column, problems)
@@ -64,8 +79,7 @@ def _value(text: str, number: int, column: int, problems: list[Diagnostic]) -> A
     try:
         node = _compose(text, SET_FILE)
     except SpecError as exc:
-        problems.extend(Diagnostic(d.message, SET_FILE, number, column + d.column - 1, d.hint)
-                        for d in exc.diagnostics)
+        problems.extend(Diagnostic(d.message, SET_FILE, number, column + d.column - 1, d.hint) for d in exc.diagnostics)
         return None
     if node is None:
         return ""
@@ -76,7 +90,7 @@ def _value(text: str, number: int, column: int, problems: list[Diagnostic]) -> A
     return None if builder.problems else value
 
 
-def apply_setting(tree: PNode, setting: Setting, problems: list[Diagnostic]) -> None:
+def apply_setting(tree: PNode, setting: Setting, problems: list[Diagnostic], params: Sequence[str] = ()) -> None:
     """Put one value into the resolved tree at its path; a path that does not exist is a problem."""
     node, path = tree, []
     parts = setting.parts
@@ -95,9 +109,16 @@ def apply_setting(tree: PNode, setting: Setting, problems: list[Diagnostic]) -> 
             if last and (not allowed or part in allowed):
                 node.value[part] = setting.value
                 return
+            problems.append(_missing(setting, at, where, part, allowed, list(node.value), params if not path else []))
+            return
             choices = sorted(set(allowed) | set(node.value))
-            problems.append(diagnostic(at, f"--set {setting.key}: {where} has no key '{part}'",
-                                       suggest(part, choices) or (f"keys: {', '.join(choices)}" if choices else None)))
+            problems.append(
+                diagnostic(
+                    at,
+                    f"--set {setting.key}: {where} has no key '{part}'",
+                    suggest(part, choices) or (f"keys: {', '.join(choices)}" if choices else None),
+                )
+            )
             return
         if node.is_list:
             index = _index(node, path, part, setting, at, problems)
@@ -108,9 +129,25 @@ def apply_setting(tree: PNode, setting: Setting, problems: list[Diagnostic]) -> 
                 return
             node, path = node.value[index], [*path, index]
             continue
-        problems.append(diagnostic(at, f"--set {setting.key}: {where} is a single value ({node.value!r}), "
-                                   f"it has no '{part}'"))
+        problems.append(
+            diagnostic(at, f"--set {setting.key}: {where} is a single value ({node.value!r}), it has no '{part}'")
+        )
         return
+
+
+def _missing(
+    setting: Setting, at: Where, where: str, part: str, allowed: list[str], present: list[str], params: Sequence[str]
+) -> Diagnostic:
+    """An unknown key (did you mean a key or a parameter?), or a block the spec does not give (so no default)."""
+    if part in allowed:
+        return diagnostic(
+            at,
+            f"--set {setting.key}: {where} gives no '{part}' to set a field in",
+            f"write the whole '{part}' block in the spec file",
+        )
+    choices = sorted((set(allowed) | set(present) | set(params)) - _COMPOSE)
+    hint = suggest(part, choices) or (f"keys: {', '.join(choices)}" if choices else None)
+    return diagnostic(at, f"--set {setting.key}: {where} has no key '{part}'", hint)
 
 
 def _placed(value: PNode, old: PNode) -> PNode:
@@ -118,8 +155,9 @@ def _placed(value: PNode, old: PNode) -> PNode:
     return PNode(value.value, value.at, old.key_at, value.params)
 
 
-def _index(node: PNode, path: list[Any], part: str, setting: Setting, at: Where,
-           problems: list[Diagnostic]) -> int | None:
+def _index(
+    node: PNode, path: list[Any], part: str, setting: Setting, at: Where, problems: list[Diagnostic]
+) -> int | None:
     """A list position: a layer's name under `layers`, else a 0-based index within range."""
     where = ".".join(map(str, path))
     if path == ["layers"] and not part.isdigit():
@@ -131,14 +169,24 @@ def _index(node: PNode, path: list[Any], part: str, setting: Setting, at: Where,
         problems.append(diagnostic(at, f"--set {setting.key}: no layer named '{part}'", suggest(part, names)))
         return None
     if not part.isdigit():
-        problems.append(diagnostic(at, f"--set {setting.key}: '{where}' is a list; '{part}' is not an index",
-                                   f"give a position from 0 to {len(node.value) - 1}"))
+        problems.append(
+            diagnostic(
+                at,
+                f"--set {setting.key}: '{where}' is a list; '{part}' is not an index",
+                f"give a position from 0 to {len(node.value) - 1}",
+            )
+        )
         return None
     index = int(part)
     if index >= len(node.value):
-        problems.append(diagnostic(at, f"--set {setting.key}: index {index} is out of range ('{where}' has "
-                                   f"{len(node.value)} item{'s' * (len(node.value) != 1)})",
-                                   f"give a position from 0 to {len(node.value) - 1}" if node.value else None))
+        problems.append(
+            diagnostic(
+                at,
+                f"--set {setting.key}: index {index} is out of range ('{where}' has "
+                f"{len(node.value)} item{'s' * (len(node.value) != 1)})",
+                f"give a position from 0 to {len(node.value) - 1}" if node.value else None,
+            )
+        )
         return None
     return index
 

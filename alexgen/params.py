@@ -16,8 +16,26 @@ MAX_PARAMS = 100
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 TYPES: dict[type, str] = {bool: "bool", int: "int", float: "float", str: "str"}
 # keys of a spec file's top level: a parameter of the same name would make `--set NAME=...` ambiguous
-RESERVED = frozenset({"alexgen", "name", "description", "input_shape", "layers", "training", "params", "extends",
-                      "replace", "update", "remove", "insert_before", "insert_after", "self", "model", "input"})
+RESERVED = frozenset(
+    {
+        "alexgen",
+        "name",
+        "description",
+        "input_shape",
+        "layers",
+        "training",
+        "params",
+        "extends",
+        "replace",
+        "update",
+        "remove",
+        "insert_before",
+        "insert_after",
+        "self",
+        "model",
+        "input",
+    }
+)
 
 
 @dataclass
@@ -33,8 +51,14 @@ class Param:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (for JSON)."""
-        return {"name": self.name, "type": self.type, "default": self.default, "value": self.value,
-                "declared_at": shown(self.declared_at), "fields": [".".join(map(str, p)) for p in self.fields]}
+        return {
+            "name": self.name,
+            "type": self.type,
+            "default": self.default,
+            "value": self.value,
+            "declared_at": shown(self.declared_at),
+            "fields": [".".join(map(str, p)) for p in self.fields],
+        }
 
 
 def _type_name(value: Any) -> str | None:
@@ -59,17 +83,32 @@ class ParamTable:
     def declare(self, params: PNode) -> None:
         """Read one file's `params:` mapping (base files first)."""
         if not params.is_map:
-            self.problems.append(diagnostic(params.at, "`params:` must be a mapping of names to default values",
-                                            "e.g. params: {num_classes: 1000, dropout: 0.5}"))
+            self.problems.append(
+                diagnostic(
+                    params.at,
+                    "`params:` must be a mapping of names to default values",
+                    "e.g. params: {num_classes: 1000, dropout: 0.5}",
+                )
+            )
             return
         for name, node in params.value.items():
             at = node.key_at or node.at
             if not NAME.match(name) or keyword.iskeyword(name) or name in RESERVED or len(name) > 64:
-                self.problems.append(diagnostic(at, f"'{name}' cannot name a parameter", "parameter names are "
-                                                "lower snake_case, not a Python keyword or a top-level spec key"))
+                self.problems.append(
+                    diagnostic(
+                        at,
+                        f"'{name}' cannot name a parameter",
+                        "parameter names are lower snake_case, not a Python keyword or a top-level spec key",
+                    )
+                )
             elif _type_name(node.value) is None:
-                self.problems.append(diagnostic(node.at, f"parameter '{name}' needs a default that is an integer, "
-                                                "a number, true/false or a string", "e.g. num_classes: 1000"))
+                self.problems.append(
+                    diagnostic(
+                        node.at,
+                        f"parameter '{name}' needs a default that is an integer, a number, true/false or a string",
+                        "e.g. num_classes: 1000",
+                    )
+                )
             elif len(self.first) >= MAX_PARAMS and name not in self.first:
                 self.problems.append(diagnostic(at, f"more than {MAX_PARAMS} parameters"))
             else:
@@ -79,8 +118,9 @@ class ParamTable:
     def set(self, name: str, node: PNode) -> None:
         """A `--set NAME=VALUE` for a parameter."""
         if name not in self.raw:
-            hint = suggest(name, list(self.raw)) or (f"parameters: {', '.join(self.raw)}" if self.raw
-                                                     else "this spec declares no params:")
+            hint = suggest(name, list(self.raw)) or (
+                f"parameters: {', '.join(self.raw)}" if self.raw else "this spec declares no params:"
+            )
             self.problems.append(diagnostic(node.key_at or node.at, f"unknown parameter '{name}'", hint))
         else:
             self.sets[name] = node
@@ -101,10 +141,15 @@ class ParamTable:
             if state.get(name) == "done":
                 return values.get(name)
             if name in chain:
-                cycle = " -> ".join((*chain[chain.index(name):], name))
+                cycle = " -> ".join((*chain[chain.index(name) :], name))
                 node = sources[name]
-                self.problems.append(diagnostic(node.at, f"parameters depend on each other in a cycle: {cycle}",
-                                                "give one of them a plain value"))
+                self.problems.append(
+                    diagnostic(
+                        node.at,
+                        f"parameters depend on each other in a cycle: {cycle}",
+                        "give one of them a plain value",
+                    )
+                )
                 raise _Cycle
             node = sources[name]
             used: set[str] = set()
@@ -144,9 +189,13 @@ class ParamTable:
             return value
         if expected == "float" and given == "int":
             return float(value)
-        self.problems.append(diagnostic(node.at, f"parameter '{name}' is {_article(expected)}, got {value!r}",
-                                        f"its default is {self.defaults[name]!r} "
-                                        f"(declared at {shown(self.first[name].at)})"))
+        self.problems.append(
+            diagnostic(
+                node.at,
+                f"parameter '{name}' is {_article(expected)}, got {value!r}",
+                f"its default is {self.defaults[name]!r} (declared at {shown(self.first[name].at)})",
+            )
+        )
         return None
 
     def closure(self, names: set[str]) -> frozenset[str]:
@@ -165,7 +214,8 @@ class ParamTable:
         def find(name: str, offset: int) -> Any:
             if name not in self.values:
                 hint = suggest(name, list(self.values)) or (
-                    "declare it under params:" if not self.values else f"parameters: {', '.join(self.values)}")
+                    "declare it under params:" if not self.values else f"parameters: {', '.join(self.values)}"
+                )
                 raise ExprError(f"undefined parameter '{name}'", offset, hint)
             used.add(name)
             self.used.add(name)
@@ -177,14 +227,26 @@ class ParamTable:
 
     def unused(self) -> list[Diagnostic]:
         """A problem for every declared parameter nothing refers to."""
-        return [diagnostic(node.key_at or node.at, f"parameter '{name}' is never used",
-                           f"refer to it as ${{{name}}}, or remove it") for name, node in self.first.items()
-                if name not in self.used]
+        return [
+            diagnostic(
+                node.key_at or node.at, f"parameter '{name}' is never used", f"refer to it as ${{{name}}}, or remove it"
+            )
+            for name, node in self.first.items()
+            if name not in self.used
+        ]
 
     def table(self) -> list[Param]:
         """The parameters in declaration order."""
-        return [Param(name, _type_name(self.defaults.get(name)) or "?", self.defaults.get(name),
-                      self.values.get(name), self.first[name].key_at or self.first[name].at) for name in self.first]
+        return [
+            Param(
+                name,
+                _type_name(self.defaults.get(name)) or "?",
+                self.defaults.get(name),
+                self.values.get(name),
+                self.first[name].key_at or self.first[name].at,
+            )
+            for name in self.first
+        ]
 
 
 class _Cycle(Exception):

@@ -77,8 +77,15 @@ def flatten(node: PNode, file: str) -> Flattened:
     def visit(current: PNode, path: Path_) -> Any:
         count[0] += 1
         if count[0] > MAX_NODES:
-            raise SpecError([diagnostic(current.at, f"the resolved spec expands to more than {MAX_NODES} nodes",
-                                        "repeat: and extends: may not expand a spec beyond its budget")])
+            raise SpecError(
+                [
+                    diagnostic(
+                        current.at,
+                        f"the resolved spec expands to more than {MAX_NODES} nodes",
+                        "repeat: and extends: may not expand a spec beyond its budget",
+                    )
+                ]
+            )
         _record(result.source, path, current)
         if current.params:
             result.flows[path] = current.params

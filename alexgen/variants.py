@@ -45,16 +45,22 @@ def _load_base(chain: list[Link], extends: PNode, directory: Path) -> Link:
     """The file an `extends:` names, refusing anything but a relative path to a spec file not yet in the chain."""
     child = chain[-1]
     if not isinstance(extends.value, str) or not extends.value.strip():
-        _fail(extends.at, "`extends:` needs the path of a base spec, relative to this file",
-              "e.g. extends: alexnet_plain.yaml")
+        _fail(
+            extends.at,
+            "`extends:` needs the path of a base spec, relative to this file",
+            "e.g. extends: alexnet_plain.yaml",
+        )
     text = extends.value
     if Path(text).is_absolute() or "\\" in text or text.startswith("~"):
         _fail(extends.at, f"`extends: {text}` must be a relative path (with /), from this spec's folder")
     if not text.endswith(SUFFIXES):
         _fail(extends.at, f"`extends: {text}` is not a spec file", "a base spec ends in .yaml, .yml or .json")
     if len(chain) >= MAX_CHAIN:
-        _fail(extends.at, f"the chain of bases is longer than {MAX_CHAIN} files",
-              " -> ".join(link.document.path for link in chain))
+        _fail(
+            extends.at,
+            f"the chain of bases is longer than {MAX_CHAIN} files",
+            " -> ".join(link.document.path for link in chain),
+        )
     path = directory / text
     display = posixpath.normpath(posixpath.join(posixpath.dirname(child.document.path), text))
     try:
@@ -63,7 +69,7 @@ def _load_base(chain: list[Link], extends: PNode, directory: Path) -> Link:
         _fail(extends.at, f"base spec not found: {display}", f"looked for {path}")
     seen = [link.real for link in chain]
     if real in seen:
-        names = [link.document.path for link in chain[seen.index(real):]]
+        names = [link.document.path for link in chain[seen.index(real) :]]
         what = "extends itself" if len(names) == 1 else "is part of a cycle: " + " -> ".join([*names, display])
         _fail(extends.at, f"{child.document.path} {what}", "a spec cannot be its own base")
     if not real.is_file() or real.stat().st_size > MAX_BYTES:
@@ -87,8 +93,13 @@ def merge(base: PNode, child: PNode, base_file: str, problems: list[Diagnostic])
         return merged
     if "layers" in child.value:
         first = child.value[edits[0]]
-        problems.append(diagnostic(first.key_at or first.at, f"`{edits[0]}:` edits the base's layers, but this "
-                                   "file also gives `layers:`", "give either layers: or edits, not both"))
+        problems.append(
+            diagnostic(
+                first.key_at or first.at,
+                f"`{edits[0]}:` edits the base's layers, but this file also gives `layers:`",
+                "give either layers: or edits, not both",
+            )
+        )
         return merged
     layers = value.get("layers")
     if layers is None or not layers.is_list:
@@ -112,6 +123,7 @@ class _Editor:
         self.index = {name: i for i, name in enumerate(self.names)}
         self.removed: dict[str, Where] = {}
         self.edited: dict[str, Where] = {}
+        self.replaced: dict[int, list[PNode]] = {}
         self.before: dict[int, list[PNode]] = {}
         self.after: dict[int, list[PNode]] = {}
 
@@ -124,7 +136,9 @@ class _Editor:
         result: list[PNode] = []
         for i, item in enumerate(self.items):
             result.extend(self.before.get(i, []))
-            if self.names[i] not in self.removed:
+            if i in self.replaced:
+                result.extend(self.replaced[i])
+            elif self.names[i] not in self.removed:
                 result.append(item)
             result.extend(self.after.get(i, []))
         self._check_inputs(result)
@@ -133,20 +147,31 @@ class _Editor:
     def find(self, name: str, at: Where, key: str) -> int | None:
         """The index of a base layer an edit names, or a problem."""
         if name in self.removed:
-            self.problems.append(diagnostic(at, f"`{key}:` names layer '{name}', which `remove:` at "
-                                            f"{shown(self.removed[name])} deletes"))
+            self.problems.append(
+                diagnostic(at, f"`{key}:` names layer '{name}', which the edit at {shown(self.removed[name])} removes")
+            )
             return None
         if name not in self.index:
-            self.problems.append(diagnostic(at, f"`{key}:` names layer '{name}', which {self.base_file} does not "
-                                            "define", suggest(name, self.names)))
+            self.problems.append(
+                diagnostic(
+                    at,
+                    f"`{key}:` names layer '{name}', which {self.base_file} does not define",
+                    suggest(name, self.names),
+                )
+            )
             return None
         return self.index[name]
 
     def claim(self, name: str, at: Where, key: str) -> bool:
         """One edit per layer among replace, update and remove."""
         if name in self.edited:
-            self.problems.append(diagnostic(at, f"layer '{name}' is edited twice (also at {shown(self.edited[name])})",
-                                            f"combine the edits into one `{key}:`"))
+            self.problems.append(
+                diagnostic(
+                    at,
+                    f"layer '{name}' is edited twice (also at {shown(self.edited[name])})",
+                    f"combine the edits into one `{key}:`",
+                )
+            )
             return False
         self.edited[name] = at
         return True
@@ -158,18 +183,18 @@ class _Editor:
         return list(node.value.items())
 
     def replace(self, node: PNode) -> None:
-        for name, new in self.mapping(node, "replace", "e.g. replace: {fc6: {type: dense, units: 2048}}"):
+        example = "e.g. replace: {fc6: {type: dense, units: 2048}}"
+        for name, new in self.mapping(node, "replace", example):
             at = new.key_at or new.at
             i = self.find(name, at, "replace")
-            if i is None or not self.claim(name, at, "replace") or not self.layer(new, "replace"):
+            layers = new.value if new.is_list else [new]
+            if i is None or not self.claim(name, at, "replace") or not all(self.layer(x, "replace") for x in layers):
                 continue
-            if "name" not in new.value:  # the replacement keeps the name it replaces
-                new = replace(new, value={**new.value, "name": PNode(name, at, at)})
-            if new.text("name") != name:
+            if len(layers) == 1 and "name" not in layers[0].value:  # a lone replacement keeps the name it replaces
+                layers = [replace(layers[0], value={**layers[0].value, "name": PNode(name, at, at)})]
+            self.replaced[i] = layers
+            if name not in _names(layers):
                 self.removed[name] = at
-                self.after.setdefault(i, []).append(new)
-            else:
-                self.items[i] = new
 
     def update(self, node: PNode) -> None:
         for name, keys in self.mapping(node, "update", "e.g. update: {fc6: {units: 2048}}"):
@@ -179,8 +204,13 @@ class _Editor:
                 continue
             old = self.items[i]
             if "name" in keys.value and keys.text("name") != name:
-                self.problems.append(diagnostic(keys.value["name"].at, "`update:` cannot rename a layer",
-                                                "use replace: to give a layer a new name"))
+                self.problems.append(
+                    diagnostic(
+                        keys.value["name"].at,
+                        "`update:` cannot rename a layer",
+                        "use replace: to give a layer a new name",
+                    )
+                )
                 continue
             self.items[i] = replace(old, value={**old.value, **keys.value})
 
@@ -188,8 +218,9 @@ class _Editor:
         entries = node.value if node.is_list else [node]
         for entry in entries:
             if not isinstance(entry.value, str):
-                self.problems.append(diagnostic(entry.at, "`remove:` needs a list of layer names",
-                                                "e.g. remove: [drop6, drop7]"))
+                self.problems.append(
+                    diagnostic(entry.at, "`remove:` needs a list of layer names", "e.g. remove: [drop6, drop7]")
+                )
                 continue
             if self.find(entry.value, entry.at, "remove") is not None and self.claim(entry.value, entry.at, "remove"):
                 self.removed[entry.value] = entry.at
@@ -211,8 +242,9 @@ class _Editor:
         """Whether an edit's payload is a mapping (a layer), else a problem."""
         if node.is_map:
             return True
-        self.problems.append(diagnostic(node.at, f"`{key}:` needs a layer (a mapping with a type), got "
-                                        f"{type(node.value).__name__}"))
+        self.problems.append(
+            diagnostic(node.at, f"`{key}:` needs a layer (a mapping with a type), got {type(node.value).__name__}")
+        )
         return False
 
     def _check_inputs(self, result: list[PNode]) -> None:
@@ -223,7 +255,11 @@ class _Editor:
             inputs = layer.value.get("inputs") if layer.is_map else None
             for ref in inputs.value if inputs is not None and inputs.is_list else []:
                 if isinstance(ref.value, str) and ref.value in self.removed and ref.value not in final:
-                    self.problems.append(diagnostic(
-                        self.removed[ref.value], f"this edit removes layer '{ref.value}' (defined at "
-                        f"{shown(defined[ref.value])}), but layer '{name}' ({shown(layer.at)}) still reads it",
-                        f"also edit the inputs of '{name}', or keep '{ref.value}'"))
+                    self.problems.append(
+                        diagnostic(
+                            self.removed[ref.value],
+                            f"this edit removes layer '{ref.value}' (defined at "
+                            f"{shown(defined[ref.value])}), but layer '{name}' ({shown(layer.at)}) still reads it",
+                            f"also edit the inputs of '{name}', or keep '{ref.value}'",
+                        )
+                    )
