@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -533,3 +534,23 @@ def test_repeat_expansion_is_bounded() -> None:
     text = text.replace("  - {type: flatten}", block * 3 + "  - {type: flatten}")
     found = text_errors(text)
     assert any("expands beyond 10000 layers" in d.message for d in found), found
+
+
+# --- the examples of docs/spec.md ---------------------------------------------------------------------------
+
+
+def test_the_documented_variant_examples_resolve(tmp_path: Path) -> None:
+    doc = (ROOT / "docs" / "spec.md").read_text()
+    blocks = re.findall(r"```yaml\n# file: (\S+)\n(.*?)```", doc, flags=re.S)
+    assert [name for name, _ in blocks] == ["small.yaml", "variant.yaml", "vgg_blocks.yaml"]
+    write(tmp_path, dict(blocks))
+    small = load_graph(tmp_path / "small.yaml", "small.yaml")
+    assert small.node("fc").params == (28 * 28 * 32) * 128 + 128
+    assert small.spec.description == "A 16-wide network for 10 classes"
+    variant = resolve_file(tmp_path / "variant.yaml", "variant.yaml")
+    names = [layer["name"] for layer in variant.data["layers"]]
+    assert names == ["conv1", "bn1", "conv2", "bn2", "pool2", "flatten", "fc", "logits", "predictions"]
+    assert variant.data["layers"][7]["units"] == 5 and variant.data["layers"][0]["kernel_initializer"] == "he_normal"
+    assert load_graph(tmp_path / "variant.yaml").output.shape == (5,)
+    blocks_graph = load_graph(tmp_path / "vgg_blocks.yaml")
+    assert [n.name for n in blocks_graph.nodes][:3] == ["block1_conv1", "block1_conv2", "block1_pool"]

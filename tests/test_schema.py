@@ -149,7 +149,8 @@ def yaml_blocks() -> list[str]:
     """The ```yaml blocks of docs/spec.md that are whole specs or whole `layers:` lists."""
     blocks = [textwrap.dedent(b) for b in re.findall(r"```yaml\n(.*?)```", DOC, flags=re.S)]
     return [b if b.startswith(("alexgen:", "#")) else DOC_HEADER + b for b in blocks
-            if "# ...\n" not in b and ("alexgen: 1" in b or b.startswith("layers:"))]  # not excerpts
+            if "# ...\n" not in b and ("alexgen: 1" in b or b.startswith("layers:"))  # not excerpts
+            and not b.startswith("# file:")]  # the multi-file examples of variants: tests/test_compose.py
 
 
 def test_the_documented_examples_are_valid_except_the_broken_one(validator, analyze_text, diagnose) -> None:
