@@ -5,6 +5,7 @@ Runs between loading (positions per file) and validation (pydantic, graph, budge
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -226,3 +227,18 @@ def dump_resolved(resolved: Resolved, fmt: str = "yaml", show_params: bool = Fal
 def _yaml(value: Any, flow: bool | None) -> str:
     text = yaml.safe_dump(value, sort_keys=False, default_flow_style=flow, allow_unicode=True, width=1_000_000)
     return text.rstrip("\n")
+
+
+def explain(problems: list[Diagnostic], resolved: Resolved) -> list[Diagnostic]:
+    """Diagnostics at a value that came from parameters also say which parameters and their values."""
+    by_name = {p.name: p for p in resolved.params}
+    places = {resolved.source.where(path): names for path, names in resolved.flows.items()}
+    result = []
+    for problem in problems:
+        names = places.get((problem.file, problem.line, problem.column))
+        if names:
+            note = "from " + ", ".join(f"{n}={by_name[n].value!r}" for n in sorted(names) if n in by_name)
+            hint = f"{problem.hint}; {note}" if problem.hint else note
+            problem = dataclasses.replace(problem, hint=hint)
+        result.append(problem)
+    return result

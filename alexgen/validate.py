@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from alexgen.analysis import DEFAULT_BUDGET, Budget
-from alexgen.compose import resolve_file, resolve_text
-from alexgen.diagnostics import Diagnostic, Diagnostics
+from alexgen.compose import Resolved, explain, resolve_file, resolve_text
+from alexgen.diagnostics import Diagnostic, Diagnostics, SpecError
 from alexgen.graph import Graph, Unchecked, build_graph, default_names
 from alexgen.loader import LoadedDocument, SourceMap
 from alexgen.spec import LAYER_MODELS, TAGGED_MODELS, Layer, LayerBase, Regularizer, Spec, Training
@@ -242,10 +242,18 @@ def graph_from_document(document: LoadedDocument, budget: Budget = DEFAULT_BUDGE
 def load_graph(path: str | Path, display: str | None = None, budget: Budget = DEFAULT_BUDGET,
                sets: Sequence[str] = ()) -> Graph:
     """Read a spec file, resolve it (bases, parameters, --set) and return its analysed graph, or raise SpecError."""
-    return graph_from_document(resolve_file(path, display, sets).document(), budget)
+    return _graph_from_resolved(resolve_file(path, display, sets), budget)
 
 
 def graph_from_text(text: str, file: str = "<spec>", budget: Budget = DEFAULT_BUDGET,
                     sets: Sequence[str] = ()) -> Graph:
     """Like load_graph, from text (tests and tools)."""
-    return graph_from_document(resolve_text(text, file, sets).document(), budget)
+    return _graph_from_resolved(resolve_text(text, file, sets), budget)
+
+
+def _graph_from_resolved(resolved: Resolved, budget: Budget) -> Graph:
+    """Validate a resolved spec; a problem with a value that came from parameters names them."""
+    try:
+        return graph_from_document(resolved.document(), budget)
+    except SpecError as exc:
+        raise SpecError(explain(exc.diagnostics, resolved)) from None

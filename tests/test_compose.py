@@ -232,6 +232,7 @@ def test_a_value_of_the_wrong_type_is_validated_like_a_literal() -> None:
 def test_a_billion_filters_from_a_param_is_refused_like_a_literal() -> None:
     found = text_errors(BASE, sets=("width=500000000",))
     assert any("less than or equal to 1000000" in d.message and d.line == 9 for d in found), found
+    assert "from width=500000000" in next(d.hint for d in found if d.line == 9)
     found = text_errors(BASE, sets=("width=100000",))  # within the size limit, over the parameter budget
     assert any("parameter count" in d.message for d in found), found
 
