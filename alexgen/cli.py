@@ -49,12 +49,19 @@ def budget_options(command: Callable[..., Any]) -> Callable[..., Any]:
                         show_default=True, help="Largest parameter count.")(command)
 
 
+def set_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--set KEY=VALUE (repeatable), for every command that reads a spec: a parameter or a field by path."""
+    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                        help="Override a parameter (num_classes=10) or any field by path (layers.fc6.units=2048, "
+                        "training.optimizer.learning_rate=0.001); VALUE is read as YAML. Repeatable.")(command)
+
+
 def make_budget(max_params: int, max_activation_mb: int) -> Budget:
     """The analyzer's budget from the two options."""
     return Budget(max_params=max_params, max_activation_bytes=max_activation_mb * MIB)
 
 
-def load_or_exit(spec: str | None, budget: Budget = DEFAULT_BUDGET) -> Graph:  # noqa: F821
+def load_or_exit(spec: str | None, budget: Budget = DEFAULT_BUDGET, sets: tuple[str, ...] = ()) -> Graph:  # noqa: F821
     """The analysed graph of SPEC (the bundled AlexNet when None), exiting 2 on invalid input."""
     from alexgen.resources import bundled_spec
     from alexgen.validate import load_graph
@@ -62,7 +69,7 @@ def load_or_exit(spec: str | None, budget: Budget = DEFAULT_BUDGET) -> Graph:  #
     path = Path(spec) if spec else bundled_spec()
     display = spec if spec else "spec/alexnet.yaml"
     try:
-        graph = load_graph(path, display, budget)
+        graph = load_graph(path, display, budget, sets)
     except SpecError as exc:
         report_problems(exc.diagnostics)
         sys.exit(EXIT_INVALID)
@@ -81,11 +88,12 @@ def cli() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
               show_default=True, help="Output format.")
 @budget_options
-def analyze(spec: str | None, fmt: str, max_params: int, max_activation_mb: int) -> None:
+@set_option
+def analyze(spec: str | None, fmt: str, max_params: int, max_activation_mb: int, sets: tuple[str, ...]) -> None:
     """Shapes, parameters, MACs, memory and receptive field per layer (default: the bundled AlexNet)."""
     from alexgen import report
 
-    graph = load_or_exit(spec, make_budget(max_params, max_activation_mb))
+    graph = load_or_exit(spec, make_budget(max_params, max_activation_mb), sets)
     if fmt == "json":
         click.echo(report.to_json(graph), nl=False)
     elif fmt == "markdown":
@@ -94,7 +102,8 @@ def analyze(spec: str | None, fmt: str, max_params: int, max_activation_mb: int)
         report.print_table(graph)
 
 
-def load_all_or_exit(specs: tuple[str, ...], budget: Budget = DEFAULT_BUDGET) -> list[tuple[Graph, str]]:  # noqa: F821
+def load_all_or_exit(specs: tuple[str, ...], budget: Budget = DEFAULT_BUDGET,  # noqa: F821
+                     sets: tuple[str, ...] = ()) -> list[tuple[Graph, str]]:  # noqa: F821
     """Analysed graphs of every SPEC (default: every spec in ./spec, else the bundled ones), or exit 2."""
     from alexgen.resources import data_dir, spec_files
     from alexgen.validate import load_graph
@@ -107,7 +116,7 @@ def load_all_or_exit(specs: tuple[str, ...], budget: Budget = DEFAULT_BUDGET) ->
     graphs, problems = [], []
     for path, display in pairs:
         try:
-            graphs.append((load_graph(path, display, budget), display))
+            graphs.append((load_graph(path, display, budget, sets), display))
         except SpecError as exc:
             problems.extend(exc.diagnostics)
     if problems:
@@ -129,12 +138,13 @@ def load_all_or_exit(specs: tuple[str, ...], budget: Budget = DEFAULT_BUDGET) ->
 @click.option("--force", is_flag=True, help="Overwrite files that do not carry alexgen's header, or whose content was "
               "edited since alexgen wrote them.")
 @budget_options
+@set_option
 def render(specs: tuple[str, ...], target: str, out_dir: str, check: bool, templates_dir: str | None,
-           force: bool, max_params: int, max_activation_mb: int) -> None:
+           force: bool, max_params: int, max_activation_mb: int, sets: tuple[str, ...]) -> None:
     """Render SPECs (default: every spec in spec/) into Keras 3 and/or PyTorch modules."""
     from alexgen.render import TARGETS, RenderError, render_outputs, stale, write_outputs
 
-    graphs = load_all_or_exit(specs, make_budget(max_params, max_activation_mb))
+    graphs = load_all_or_exit(specs, make_budget(max_params, max_activation_mb), sets)
     targets = list(TARGETS) if target == "all" else [target]
     try:
         outputs = render_outputs(graphs, targets, Path(templates_dir) if templates_dir else None)
@@ -159,11 +169,12 @@ def render(specs: tuple[str, ...], target: str, out_dir: str, check: bool, templ
 @click.option("--batch", type=click.IntRange(1, 1024), default=2, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def check(spec: str, tolerance: float, batch: int, seed: int, fmt: str) -> None:
+@set_option
+def check(spec: str, tolerance: float, batch: int, seed: int, fmt: str, sets: tuple[str, ...]) -> None:
     """Prove the Keras and PyTorch renderings of SPEC are the same network and training step."""
     from alexgen.check import print_rows, rows_json, run_check
 
-    graph = load_or_exit(spec)
+    graph = load_or_exit(spec, sets=sets)
     rows = run_check(graph, Path(spec).as_posix(), tolerance, batch, seed)
     if fmt == "json":
         click.echo(rows_json(graph, rows, tolerance))
@@ -178,12 +189,14 @@ def check(spec: str, tolerance: float, batch: int, seed: int, fmt: str) -> None:
 @click.option("--to", "dest", required=True, type=click.Choice(["keras", "pytorch", "neutral"]))
 @click.argument("input_path", type=click.Path(exists=True, dir_okay=False))
 @click.argument("output_path", type=click.Path(dir_okay=False))
-def convert_weights(spec: str, source: str, dest: str, input_path: str, output_path: str) -> None:
+@set_option
+def convert_weights(spec: str, source: str, dest: str, input_path: str, output_path: str,
+                    sets: tuple[str, ...]) -> None:
     """Convert weights between a Keras file, a PyTorch state_dict and the neutral safetensors file."""
     from alexgen.convert import convert
     from alexgen.neutral import WeightsError
 
-    graph = load_or_exit(spec)
+    graph = load_or_exit(spec, sets=sets)
     try:
         count = convert(graph, Path(spec).as_posix(), source, dest, Path(input_path), Path(output_path))
     except WeightsError as exc:
@@ -242,6 +255,20 @@ def diff(spec_a: str, spec_b: str, fmt: str) -> None:
         report.print_table(result)
     else:
         click.echo(report.to_json(result) if fmt == "json" else report.to_markdown(result), nl=False)
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option("--params", "show_params", is_flag=True, help="Print the parameters (type, default, value and the "
+              "fields each flows into) and the source files instead.")
+@set_option
+def resolve(spec: str, fmt: str, show_params: bool, sets: tuple[str, ...]) -> None:
+    """Print SPEC fully resolved (bases, parameters, repeats and --set applied): what every other command reads."""
+    from alexgen.compose import dump_resolved, resolve_file
+
+    load_or_exit(spec, sets=sets)  # printed only when valid, budgets included
+    click.echo(dump_resolved(resolve_file(spec, Path(spec).as_posix(), sets), fmt, show_params), nl=False)
 
 
 @cli.command()

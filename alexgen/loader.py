@@ -49,22 +49,29 @@ class SourceMap:
     file: str
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    # a spec composed from several files (extends:, --set): the file of a value or key, when not `file`
+    value_files: dict[Path_, str] = field(default_factory=dict)
+    key_files: dict[Path_, str] = field(default_factory=dict)
 
-    def locate(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
-        """Position of the deepest known node on `path` (the key itself when `key`)."""
+    def where(self, path: Path_, *, key: bool = False) -> tuple[str, int, int]:
+        """File, line and column of the deepest known node on `path` (the key itself when `key`)."""
         for end in range(len(path), -1, -1):
             prefix = tuple(path[:end])
             if key and prefix in self.keys:
-                return self.keys[prefix]
+                return (self.key_files.get(prefix, self.file), *self.keys[prefix])
             if prefix in self.values:
-                return self.values[prefix]
-        return (1, 1)
+                return (self.value_files.get(prefix, self.file), *self.values[prefix])
+        return (self.file, 1, 1)
+
+    def locate(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
+        """Line and column of the deepest known node on `path` (the key itself when `key`)."""
+        return self.where(path, key=key)[1:]
 
     def diagnostic(self, path: Path_, message: str, *, hint: str | None = None, key: bool = False,
                    layer: str | None = None, index: int | None = None, level: str = "error") -> Diagnostic:
-        """A diagnostic placed at `path`."""
-        line, column = self.locate(path, key=key)
-        return Diagnostic(message, self.file, line, column, hint, layer, index, level)  # type: ignore[arg-type]
+        """A diagnostic placed at `path` (in the file that node came from)."""
+        file, line, column = self.where(path, key=key)
+        return Diagnostic(message, file, line, column, hint, layer, index, level)  # type: ignore[arg-type]
 
 
 @dataclass

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import difflib
-import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from alexgen.analysis import DEFAULT_BUDGET, Budget
-from alexgen.diagnostics import Diagnostic, Diagnostics
+from alexgen.compose import Resolved, explain, resolve_file, resolve_text
+from alexgen.diagnostics import Diagnostic, Diagnostics, SpecError
 from alexgen.graph import Graph, Unchecked, build_graph, default_names
-from alexgen.loader import LoadedDocument, SourceMap, load_document, parse_text
+from alexgen.loader import LoadedDocument, SourceMap
 from alexgen.spec import LAYER_MODELS, TAGGED_MODELS, Layer, LayerBase, Regularizer, Spec, Training
 
 _CONTEXT_MODELS: dict[tuple[str, ...], type[BaseModel]] = {(): Spec, ("training",): Training}
@@ -238,15 +239,21 @@ def graph_from_document(document: LoadedDocument, budget: Budget = DEFAULT_BUDGE
     return graph
 
 
-def load_graph(path: str | Path, display: str | None = None, budget: Budget = DEFAULT_BUDGET) -> Graph:
-    """Read a spec file and return its analysed graph, or raise SpecError."""
-    return graph_from_document(load_document(path, display), budget)
+def load_graph(path: str | Path, display: str | None = None, budget: Budget = DEFAULT_BUDGET,
+               sets: Sequence[str] = ()) -> Graph:
+    """Read a spec file, resolve it (bases, parameters, --set) and return its analysed graph, or raise SpecError."""
+    return _graph_from_resolved(resolve_file(path, display, sets), budget)
 
 
-def graph_from_text(text: str, file: str = "<spec>", budget: Budget = DEFAULT_BUDGET) -> Graph:
+def graph_from_text(text: str, file: str = "<spec>", budget: Budget = DEFAULT_BUDGET,
+                    sets: Sequence[str] = ()) -> Graph:
     """Like load_graph, from text (tests and tools)."""
-    data, source, problems = parse_text(text, file)
-    sha256 = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    return graph_from_document(LoadedDocument(data, source, file, sha256, problems), budget)
+    return _graph_from_resolved(resolve_text(text, file, sets), budget)
 
 
+def _graph_from_resolved(resolved: Resolved, budget: Budget) -> Graph:
+    """Validate a resolved spec; a problem with a value that came from parameters names them."""
+    try:
+        return graph_from_document(resolved.document(), budget)
+    except SpecError as exc:
+        raise SpecError(explain(exc.diagnostics, resolved)) from None

@@ -19,6 +19,7 @@ TOTALS = {
     "alexnet_bn_l2": 62_416_616,
     "alexnet_mnist": 3_900_938,
     "alexnet_paper": 60_965_224,
+    "vgg16": 138_357_544,  # keras.applications.VGG16(weights=None).count_params()
 }
 TOP_KEYS = {"name", "input_shape", "output_shape", "total_params", "trainable_params", "non_trainable_params", "macs",
             "layers"}

@@ -305,6 +305,8 @@ BUILDERS: dict[str, Callable[[], keras.Model]] = {
     "alexnet_bn_l2": lambda: AlexNet.build(227, 227, 3, 1000),
     "alexnet_mnist": seed_003_mnist,
     "alexnet_paper": paper_alexnet,
+    # not a seed: spec/vgg16.yaml (written with `repeat:`) against Keras's own VGG-16, matched by layer name
+    "vgg16": lambda: keras.applications.VGG16(weights=None),
 }
 
 # --- comparison helpers ---------------------------------------------------------------------------------

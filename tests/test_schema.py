@@ -49,8 +49,12 @@ def test_schema_is_draft_2020_12_and_forbids_unknown_keys() -> None:
     schema = schema_dict()
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["additionalProperties"] is False
-    assert set(schema["required"]) == {"alexgen", "name", "input_shape", "layers"}
-    assert all(d.get("additionalProperties") is False for d in schema["$defs"].values() if d.get("type") == "object")
+    assert schema["required"] == ["alexgen"]
+    assert schema["anyOf"] == [{"required": ["extends"]}, {"required": ["name", "input_shape", "layers"]}]
+    models = [d for d in schema["$defs"].values() if d.get("type") == "object" and "propertyNames" not in d]
+    assert models and all(d.get("additionalProperties") is False for d in models)
+    name_maps = [d for d in schema["$defs"].values() if "propertyNames" in d]  # params and edits: keyed by names
+    assert len(name_maps) == 4 and all(d["propertyNames"]["pattern"].startswith("^[") for d in name_maps)
 
 
 @pytest.mark.parametrize("path", SPEC_PATHS, ids=SPEC_NAMES)
@@ -65,7 +69,7 @@ def test_every_bundled_spec_points_editors_at_the_schema(path: Path) -> None:
 
 
 def test_unknown_keys_fail(validator) -> None:
-    spec = load(ROOT / "spec" / "alexnet.yaml")
+    spec = load(ROOT / "tests" / "specs" / "flat" / "alexnet.yaml")
     for mutate in (
         lambda s: s.update(trainig={}),
         lambda s: s["layers"][0].update(filter=96),
@@ -78,7 +82,7 @@ def test_unknown_keys_fail(validator) -> None:
 
 
 def test_wrong_values_fail(validator) -> None:
-    spec = load(ROOT / "spec" / "alexnet.yaml")
+    spec = load(ROOT / "tests" / "specs" / "flat" / "alexnet.yaml")
     for mutate in (
         lambda s: s.update(alexgen=2),
         lambda s: s["layers"][0].update(type="conv2D"),
@@ -91,6 +95,38 @@ def test_wrong_values_fail(validator) -> None:
         broken = copy.deepcopy(spec)
         mutate(broken)
         assert errors(validator, broken), broken
+
+
+def test_the_composition_keys_validate_and_typos_in_them_fail(validator) -> None:
+    variant = load(ROOT / "spec" / "alexnet_bn_l2.yaml")
+    assert "layers" not in variant and errors(validator, variant) == []
+    spec = load(ROOT / "spec" / "alexnet_plain.yaml")
+    assert spec["layers"][-1]["units"] == "${num_classes}" and errors(validator, spec) == []
+    for mutate in (
+        lambda s: s.update(insert_afer={"fc6": {"type": "dropout"}}),
+        lambda s: s.update(extends="/etc/base.yaml"),
+        lambda s: s.update(remove="drop6"),
+        lambda s: s["update"].update(conv1=3),
+        lambda s: s["insert_after"].update(fc6={"type": "dropout", "rat": 0.5}),
+        lambda s: s.pop("extends"),
+    ):
+        broken = copy.deepcopy(variant)
+        mutate(broken)
+        assert errors(validator, broken), broken
+    for mutate in (
+        lambda s: s["layers"][0].update(type="${kind}"),
+        lambda s: s["layers"][0].update(filters="${width"),
+        lambda s: s.update(params={"Bad-Name": 1}),
+        lambda s: s.update(params={"n": [1, 2]}),
+        lambda s: s["layers"].insert(0, {"repeat": 2, "layers": [{"type": "dense", "units": 1}], "times": 2}),
+    ):
+        broken = copy.deepcopy(spec)
+        mutate(broken)
+        assert errors(validator, broken), broken
+    repeated = copy.deepcopy(spec)
+    repeated["layers"].insert(0, {"repeat": "${n}", "layers": [{"type": "conv2d", "name": "c{i}", "filters": 8,
+                                                                   "kernel_size": 3}]})
+    assert errors(validator, repeated) == []
 
 
 def test_a_json_spec_with_a_schema_key_validates(validator, analyze_text) -> None:
@@ -113,7 +149,8 @@ def yaml_blocks() -> list[str]:
     """The ```yaml blocks of docs/spec.md that are whole specs or whole `layers:` lists."""
     blocks = [textwrap.dedent(b) for b in re.findall(r"```yaml\n(.*?)```", DOC, flags=re.S)]
     return [b if b.startswith(("alexgen:", "#")) else DOC_HEADER + b for b in blocks
-            if "# ...\n" not in b and ("alexgen: 1" in b or b.startswith("layers:"))]  # not excerpts
+            if "# ...\n" not in b and ("alexgen: 1" in b or b.startswith("layers:"))  # not excerpts
+            and not b.startswith("# file:")]  # the multi-file examples of variants: tests/test_compose.py
 
 
 def test_the_documented_examples_are_valid_except_the_broken_one(validator, analyze_text, diagnose) -> None:
