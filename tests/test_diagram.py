@@ -168,15 +168,15 @@ def _inside(point: tuple[float, float], place: Placed) -> bool:
     return abs(point[0] - place.x) < BOX_W / 2 - 1e-6 and abs(point[1] - place.row) < BOX_H / 2 - 1e-6
 
 
-LAYOUT_CASES = [(p.stem, p.read_text()) for p in ALL_SPECS] + [
+LAYOUT_CASES = [(str(p), p.read_text()) for p in ALL_SPECS] + [
     ("chain_63", chain_spec(15)),
     ("towers_64", towers_spec(30)),
 ]
 
 
-@pytest.mark.parametrize(("name", "text"), LAYOUT_CASES, ids=[n for n, _ in LAYOUT_CASES])
+@pytest.mark.parametrize(("name", "text"), LAYOUT_CASES, ids=[Path(n).stem for n, _ in LAYOUT_CASES])
 def test_boxes_do_not_overlap_and_edges_pass_no_other_box(name: str, text: str) -> None:
-    net = from_graph(graph_from_text(text, f"{name}.yaml"))
+    net = from_graph(graph_from_text(text, name if name.endswith(".yaml") else f"{name}.yaml"))
     places = layout(net)
     by_cell: dict[tuple[int, int], list[float]] = {}
     for place in places.values():
