@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import math
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,9 +15,10 @@ import numpy as np
 
 from alexgen import weights as w
 from alexgen.graph import Graph, Node
-from alexgen.neutral import read_neutral, write_neutral
+from alexgen.spec import Adam, RMSprop
+from alexgen.weights import read_neutral, write_neutral
 
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, Callable[[Any], Any]] = {
     "relu": lambda a: np.maximum(a, 0),
     "sigmoid": lambda a: 1 / (1 + np.exp(-a)),
     "tanh": np.tanh,
@@ -133,20 +134,24 @@ class Pair:
         captured[self.graph.output.name] = final
         return {name: to_channels_last(value) for name, value in captured.items()}
 
-    def _probe_point(self, node: Node, modules: dict[str, Any]) -> tuple[str | None, str | None]:
-        """The module whose output is the layer's output, and an activation still to apply to it."""
+    def _probe_point(self, node: Node[Any], modules: dict[str, Any]) -> tuple[str | None, str | None]:
+        """The module whose output is the layer's output, and an activation still to apply to it.
+
+        A chain gives a layer its emitted modules in order (e.g. `gap`, `gap_flatten`; `conv`, `conv_relu`): the
+        last one present is the output. A graph forward applies a fused activation as a call, done here in numpy.
+        """
+        from alexgen.targets.pytorch import node_modules
+
         path = self.prefixes.get(node.name)
-        activation = getattr(node.layer, "activation", None) if node.type in {"conv2d", "dense"} else None
         if path is None:
             return None, None
-        if node.type == "global_avg_pool2d" and f"{path}_flatten" in modules:  # a chain's (N, C, 1, 1), flattened
-            return f"{path}_flatten", None
-        if activation and activation != "linear":
-            for candidate in (f"{path}_{activation}", f"{path}_act"):
-                if candidate in modules:
-                    return candidate, None
-            return path, activation
-        return path, None
+        parent = path[: -len(node.name)]
+        names = [m.name for m in node_modules(self.graph, node)]
+        present = [name for name in names if f"{parent}{name}" in modules]
+        last = present[-1] if present else node.name
+        activation = node.op.activation(node.layer) if node.op.fused_activation else None
+        pending = activation if last == node.name and activation not in (None, "linear") else None
+        return f"{parent}{last}", pending
 
 
 def to_channels_last(value: np.ndarray) -> np.ndarray:
@@ -297,7 +302,7 @@ def _training_rows(pair: Pair, batch: int, seed: int, tolerance: float) -> list[
     keras_loss, torch_loss = keras_step(pair, x, y), torch_step(pair, x, y)
     after_keras = w.keras_to_neutral(graph, pair.keras)
     after_torch = w.torch_state_to_neutral(graph, pair.torch.state_dict(), pair.prefixes)
-    skipped = noise_gradients(pair) if (training and training.optimizer.type in NORMALIZING) else []
+    skipped = noise_gradients(pair) if (training and isinstance(training.optimizer, NORMALIZING)) else []
     loss_abs, loss_rel = errors(np.array([keras_loss]), np.array([torch_loss]))
     optimizer = f"{training.optimizer.type if training else 'sgd'}, {pair.dtype}"
     rows = [Row(f"training loss ({optimizer})", loss_rel <= tolerance, f"keras {keras_loss:.6g}, pytorch "
@@ -313,7 +318,7 @@ def _training_rows(pair: Pair, batch: int, seed: int, tolerance: float) -> list[
     return rows
 
 
-NORMALIZING = {"adam", "rmsprop"}
+NORMALIZING = (Adam, RMSprop)
 NOISE_GRADIENT = 1e-6
 
 
@@ -329,8 +334,7 @@ def noise_gradients(pair: Pair) -> list[str]:
         path, slot = key.rsplit(".", 1)
         if parameter.grad is not None and float(parameter.grad.abs().max()) < NOISE_GRADIENT and path in owners:
             node = pair.graph.node(owners[path])
-            neutral = {"weight": "kernel" if node.type != "batch_norm" else "gamma",
-                       "bias": "bias" if node.type != "batch_norm" else "beta"}[slot]
+            neutral = next(s.name for s in node.slots if s.torch == slot)
             names.append(f"{node.name}.{neutral}")
     return names
 

@@ -6,13 +6,16 @@ import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from alexgen import __version__
 from alexgen.analysis import DEFAULT_BUDGET, MIB, Budget
 from alexgen.diagnostics import Diagnostic, SpecError
+
+if TYPE_CHECKING:
+    from alexgen.graph import Graph
 from alexgen.textsafe import printable
 
 EXIT_INVALID = 2
@@ -61,7 +64,7 @@ def make_budget(max_params: int, max_activation_mb: int) -> Budget:
     return Budget(max_params=max_params, max_activation_bytes=max_activation_mb * MIB)
 
 
-def load_or_exit(spec: str | None, budget: Budget = DEFAULT_BUDGET, sets: tuple[str, ...] = ()) -> Graph:  # noqa: F821
+def load_or_exit(spec: str | None, budget: Budget = DEFAULT_BUDGET, sets: tuple[str, ...] = ()) -> Graph:
     """The analysed graph of SPEC (the bundled AlexNet when None), exiting 2 on invalid input."""
     from alexgen.resources import bundled_spec
     from alexgen.validate import load_graph
@@ -102,8 +105,8 @@ def analyze(spec: str | None, fmt: str, max_params: int, max_activation_mb: int,
         report.print_table(graph)
 
 
-def load_all_or_exit(specs: tuple[str, ...], budget: Budget = DEFAULT_BUDGET,  # noqa: F821
-                     sets: tuple[str, ...] = ()) -> list[tuple[Graph, str]]:  # noqa: F821
+def load_all_or_exit(specs: tuple[str, ...], budget: Budget = DEFAULT_BUDGET,
+                     sets: tuple[str, ...] = ()) -> list[tuple[Graph, str]]:
     """Analysed graphs of every SPEC (default: every spec in ./spec, else the bundled ones), or exit 2."""
     from alexgen.resources import data_dir, spec_files
     from alexgen.validate import load_graph
@@ -194,7 +197,7 @@ def convert_weights(spec: str, source: str, dest: str, input_path: str, output_p
                     sets: tuple[str, ...]) -> None:
     """Convert weights between a Keras file, a PyTorch state_dict and the neutral safetensors file."""
     from alexgen.convert import convert
-    from alexgen.neutral import WeightsError
+    from alexgen.weights import WeightsError
 
     graph = load_or_exit(spec, sets=sets)
     try:

@@ -9,7 +9,7 @@ import numpy as np
 
 from alexgen import weights as w
 from alexgen.graph import Graph
-from alexgen.neutral import WeightsError, check_shapes, read_neutral, write_neutral
+from alexgen.weights import WeightsError, check_shapes, read_neutral, write_neutral
 
 
 def read_weights(graph: Graph, spec_path: str, source: str, path: Path) -> dict[str, np.ndarray]:

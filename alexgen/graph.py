@@ -5,14 +5,17 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from alexgen import analysis
-from alexgen.analysis import DEFAULT_BUDGET, Budget, Field, Shape, ShapeError, Window, mib_text, skipped_cells
+from alexgen.analysis import DEFAULT_BUDGET, Budget, Field, Shape, ShapeError, Slot, Window, mib_text, skipped_cells
 from alexgen.diagnostics import Diagnostic, Diagnostics
 from alexgen.loader import SourceMap
+from alexgen.ops import Op, op_named
 from alexgen.spec import LayerBase, Spec
 
 INPUT = "input"
+L = TypeVar("L", bound=LayerBase)
 
 
 class Unchecked(LayerBase):
@@ -22,13 +25,13 @@ class Unchecked(LayerBase):
 
 
 @dataclass
-class Node:
-    """One layer of the network, with everything the analyzer knows about it."""
+class Node(Generic[L]):
+    """One layer of the network: its op, its typed spec model, and everything the analyzer resolved about it."""
 
     index: int
     name: str
-    type: str
-    layer: LayerBase
+    op: Op[L]
+    layer: L
     inputs: list[str]
     input_shapes: list[Shape]
     shape: Shape
@@ -37,6 +40,12 @@ class Node:
     macs: int
     field: Field
     window: Window | None
+    slots: tuple[Slot, ...] = ()
+
+    @property
+    def type(self) -> str:
+        """The layer type, as the spec writes it."""
+        return self.op.name
 
     @property
     def non_trainable(self) -> int:
@@ -54,7 +63,7 @@ class Graph:
     """A validated, analysed network."""
 
     spec: Spec
-    nodes: list[Node]
+    nodes: list[Node[Any]]
     path: str
     sha256: str
     warnings: list[Diagnostic] = field(default_factory=list)
@@ -70,7 +79,12 @@ class Graph:
         return tuple(self.spec.input_shape)
 
     @property
-    def output(self) -> Node:
+    def weighted(self) -> list[Node[Any]]:
+        """Layers that own tensors, in order."""
+        return [n for n in self.nodes if n.slots]
+
+    @property
+    def output(self) -> Node[Any]:
         """The last layer, whose output is the network's."""
         return self.nodes[-1]
 
@@ -84,11 +98,11 @@ class Graph:
             previous = node.name
         return True
 
-    def node(self, name: str) -> Node:
+    def node(self, name: str) -> Node[Any]:
         """The node called `name`."""
         return next(n for n in self.nodes if n.name == name)
 
-    def consumers(self, name: str) -> list[Node]:
+    def consumers(self, name: str) -> list[Node[Any]]:
         """Nodes that read the output of `name`."""
         return [n for n in self.nodes if name in n.inputs]
 
@@ -125,7 +139,7 @@ def default_names(layers: list[tuple[str, str | None]]) -> list[str]:
 
 def layer_names(spec: Spec) -> list[str]:
     """The name of every layer of a validated spec."""
-    return default_names([(layer.type, layer.name) for layer in spec.layers])  # type: ignore[attr-defined]
+    return default_names([(layer.type, layer.name) for layer in spec.layers])
 
 
 def _check_names(names: list[str], spec: Spec, source: SourceMap, problems: Diagnostics) -> None:
@@ -203,8 +217,9 @@ def _resolve_inputs(spec: Spec, names: list[str], source: SourceMap, problems: D
         if len(set(inputs)) != len(inputs):
             problems.add(source.diagnostic(("layers", index, "inputs"), "the same input is listed twice",
                                            layer=names[index], index=index))
-        if len(inputs) > 1 and layer.type != "concatenate":  # type: ignore[attr-defined]
-            problems.add(source.diagnostic(("layers", index, "inputs"), f"a {layer.type} layer takes one input, "  # type: ignore[attr-defined]
+        op = op_named(layer.type)
+        if len(inputs) > 1 and not (op is not None and op.multi_input):
+            problems.add(source.diagnostic(("layers", index, "inputs"), f"a {layer.type} layer takes one input, "
                                            f"got {len(inputs)}", hint="join several inputs with a concatenate layer",
                                            layer=names[index], index=index))
         resolved.append(inputs)
@@ -215,9 +230,10 @@ def _over_budget(what: str, total: int, limit: int, option: str) -> str:
     return f"{what} {total:,}, more than the budget of {limit:,} ({option})"
 
 
-def _budget_problem(node: Node, params: int, activations: int, budget: Budget, source: SourceMap) -> Diagnostic | None:
+def _budget_problem(node: Node[Any], params: int, activations: int, budget: Budget,
+                    source: SourceMap) -> Diagnostic | None:
     """The first budget this node's running totals exceed, located at the key that sets the node's size."""
-    key = {"conv2d": "filters", "dense": "units"}.get(node.type, "type")
+    key = node.op.size_key
     where = ("layers", node.index, key)
     if params > budget.max_params:
         return source.diagnostic(where, _over_budget("the parameter count reaches", params, budget.max_params,
@@ -232,10 +248,10 @@ def _budget_problem(node: Node, params: int, activations: int, budget: Budget, s
     return None
 
 
-def _skip_warning(node: Node, source: SourceMap) -> Diagnostic | None:
+def _skip_warning(node: Node[Any], source: SourceMap) -> Diagnostic | None:
     """A convolution whose strides jump over input cells (1x1 projections are meant to, and are not warned of)."""
     window = node.window
-    if node.type != "conv2d" or window is None or max(window.kernel) == 1:
+    if not node.op.skips_cells or window is None or max(window.kernel) == 1:
         return None
     gap = skipped_cells(window.kernel, window.strides, window.dilation)
     if gap is None:
@@ -248,9 +264,9 @@ def _skip_warning(node: Node, source: SourceMap) -> Diagnostic | None:
 
 
 def _analyse(spec: Spec, names: list[str], inputs: list[list[str]], source: SourceMap,
-             problems: Diagnostics, budget: Budget = DEFAULT_BUDGET) -> list[Node]:
+             problems: Diagnostics, budget: Budget = DEFAULT_BUDGET) -> list[Node[Any]]:
     known: dict[str, tuple[Shape, Field]] = {INPUT: (tuple(spec.input_shape), Field())}
-    nodes: list[Node] = []
+    nodes: list[Node[Any]] = []
     params, activations = 0, math.prod(spec.input_shape)
     if activations * analysis.BYTES_PER_ACTIVATION > budget.max_activation_bytes:
         problems.add(source.diagnostic(("input_shape",), f"the input alone needs {mib_text(activations)} for one "
@@ -259,19 +275,20 @@ def _analyse(spec: Spec, names: list[str], inputs: list[list[str]], source: Sour
                                        hint="use a smaller input_shape, or raise --max-activation-mb"))
         return nodes
     for index, layer in enumerate(spec.layers):
-        if isinstance(layer, Unchecked) or any(ref not in known for ref in inputs[index]):
+        op = op_named(layer.type)
+        if op is None or isinstance(layer, Unchecked) or any(ref not in known for ref in inputs[index]):
             continue  # invalid, or an input failed or is unknown; already reported, do not cascade
         shapes = [known[ref][0] for ref in inputs[index]]
         fields = [known[ref][1] for ref in inputs[index]]
         try:
-            stats = analysis.apply_rule(layer, shapes, fields)
+            stats = op.analyze(layer, shapes, fields)
         except ShapeError as exc:
             key_path = ("layers", index, exc.key) if exc.key else ("layers", index, "type")
             problems.add(source.diagnostic(key_path, str(exc), hint=exc.hint, layer=names[index], index=index,
                                            key=exc.key is None))
             continue
-        node = Node(index, names[index], layer.type, layer, inputs[index], shapes, stats.shape,  # type: ignore[attr-defined]
-                    stats.params, stats.trainable, stats.macs, stats.field, stats.window)
+        node = Node(index, names[index], op, layer, inputs[index], shapes, stats.shape, stats.params, stats.trainable,
+                    stats.macs, stats.field, stats.window, stats.slots)
         known[node.name] = (node.shape, node.field)
         nodes.append(node)
         params, activations = params + node.params, activations + node.size
@@ -285,7 +302,7 @@ def _analyse(spec: Spec, names: list[str], inputs: list[list[str]], source: Sour
     return nodes
 
 
-def _warn_unused(nodes: list[Node], source: SourceMap, problems: Diagnostics) -> None:
+def _warn_unused(nodes: list[Node[Any]], source: SourceMap, problems: Diagnostics) -> None:
     used = {ref for node in nodes for ref in node.inputs}
     for node in nodes[:-1]:
         if node.name not in used:

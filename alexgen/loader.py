@@ -85,8 +85,9 @@ class LoadedDocument:
     problems: list[Diagnostic] = field(default_factory=list)
 
 
-def _mark(node: yaml.Node) -> tuple[int, int]:
-    return (node.start_mark.line + 1, node.start_mark.column + 1)
+def _mark(node: yaml.Node | yaml.Event) -> tuple[int, int]:
+    mark = node.start_mark
+    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
 
 
 class _Builder:
@@ -125,7 +126,7 @@ class _Builder:
             return node.value
         if node.tag not in _SCALAR_TAGS:
             self.problem(node, f"YAML tag '{node.tag}' is not allowed", "specs are plain data: remove the tag")
-            plain = self.scalars.resolve(yaml.ScalarNode, node.value, (True, False))
+            plain: str = self.scalars.resolve(yaml.ScalarNode, node.value, (True, False))  # type: ignore[no-untyped-call]
             node = yaml.ScalarNode(plain, node.value, node.start_mark, node.end_mark)  # read as if untagged
         if node.tag == f"{_YAML_TAG}timestamp":
             return node.value
@@ -149,7 +150,7 @@ class _Builder:
                              "remove one of the two; YAML would silently keep the last")
                 continue
             first_seen[key] = key_node.start_mark.line + 1
-            self.source.keys[(*path, key)] = _mark(key_node)
+            self.source.keys[path + (key,)] = _mark(key_node)
             result[key] = self.build(value_node, (*path, key), depth + 1)
         return result
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Literal
 
 from alexgen.graph import Graph, Node
 from alexgen.textsafe import printable
@@ -27,7 +27,7 @@ def _mib(count: int) -> str:
     return f"{count * BYTES_PER_FLOAT / 2**20:,.1f} MiB"
 
 
-def _field(node: Node) -> str:
+def _field(node: Node[Any]) -> str:
     size, stride = node.field.size, node.field.stride
     text = str(size[0]) if size[0] == size[1] else _shape(size)
     step = str(stride[0]) if stride[0] == stride[1] else _shape(stride)
@@ -82,7 +82,8 @@ COLUMNS = ("layer", "type", "output", "params", "non-train.", "MACs", "activ.", 
 
 def rows(graph: Graph) -> list[tuple[str, ...]]:
     """One row of display strings per layer, after an input row."""
-    first = ("input", "input", _shape(graph.input_shape), "", "", "", _si(math.prod(graph.input_shape)), "1/1")
+    first: tuple[str, ...] = ("input", "input", _shape(graph.input_shape), "", "", "",
+                              _si(math.prod(graph.input_shape)), "1/1")
     return [first] + [
         (n.name, n.type, _shape(n.shape), f"{n.params:,}", f"{n.non_trainable:,}" if n.non_trainable else "",
          _si(n.macs) if n.macs else "", _si(n.size), _field(n))
@@ -111,7 +112,7 @@ def print_table(graph: Graph, width: int | None = None) -> None:
     title = Text(printable(f"{graph.name}  ({graph.path})"))  # plain text: a path's [brackets] are not markup
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
     for column in COLUMNS:
-        justify = "right" if column in {"params", "non-train.", "MACs", "activ."} else "left"
+        justify: Literal["right", "left"] = "right" if column in {"params", "non-train.", "MACs", "activ."} else "left"
         table.add_column(column, justify=justify, no_wrap=True)
     for row in rows(graph):
         table.add_row(*row)

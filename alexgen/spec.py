@@ -1,242 +1,60 @@
-"""The spec language: pydantic models for a declarative AlexNet-family network."""
+"""The spec language: pydantic models for a declarative AlexNet-family network (layer models live in alexgen.ops)."""
 
 from __future__ import annotations
 
-import keyword
-from typing import Annotated, Literal, Union
-
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
-
-IDENTIFIER = r"^[A-Za-z][A-Za-z0-9_]*$"
-SNAKE_CASE = r"^[a-z][a-z0-9_]*$"
-MAX_NAME = 64
-SOFT_KEYWORDS = frozenset({"_", "case", "match", "type"})  # fixed, so validity does not depend on the Python version
-
-NonNegInt = Annotated[int, Field(ge=0)]
-Size = Annotated[PositiveInt, Field(le=1_000_000)]
-SizePair = Annotated[list[Size], Field(min_length=2, max_length=2)]
-IntOrPair = Union[Size, SizePair]
-PadPair = Annotated[list[NonNegInt], Field(min_length=2, max_length=2)]
-ExplicitPadding = Union[NonNegInt, PadPair, Annotated[list[PadPair], Field(min_length=2, max_length=2)]]
-Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
-Positive = Annotated[float, Field(gt=0.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-Activation = Literal["relu", "softmax", "sigmoid", "tanh", "linear"]
-
-
-def check_name(value: str) -> str:
-    """Reject Python keywords and dunder-like names; the pattern is checked by the field."""
-    if keyword.iskeyword(value) or value in SOFT_KEYWORDS:
-        raise ValueError(f"'{value}' is a Python keyword")
-    if "__" in value:
-        raise ValueError(f"'{value}' contains '__', which is reserved")
-    return value
-
-
-class Strict(BaseModel):
-    """Base: unknown keys, wrong types and non-finite numbers are errors."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
-
-
-# --- initializers and regularizers -------------------------------------------------------
-
-InitializerName = Literal["zeros", "ones", "glorot_uniform", "glorot_normal", "he_normal", "he_uniform"]
-
-
-class RandomNormal(Strict):
-    """N(mean, stddev) samples."""
-
-    type: Literal["random_normal"]
-    mean: float = 0.0
-    stddev: Positive = 0.05
-
-
-class TruncatedNormal(Strict):
-    """N(mean, stddev) samples redrawn beyond two standard deviations."""
-
-    type: Literal["truncated_normal"]
-    mean: float = 0.0
-    stddev: Positive = 0.05
-
-
-class RandomUniform(Strict):
-    """U(minval, maxval) samples."""
-
-    type: Literal["random_uniform"]
-    minval: float = -0.05
-    maxval: float = 0.05
-
-    @model_validator(mode="after")
-    def _ordered(self) -> RandomUniform:
-        if self.minval >= self.maxval:
-            raise ValueError("minval must be smaller than maxval")
-        return self
-
-
-class Constant(Strict):
-    """Every value equal to `value`."""
-
-    type: Literal["constant"]
-    value: float = 0.0
-
-
-InitializerSpec = Annotated[RandomNormal | TruncatedNormal | RandomUniform | Constant, Field(discriminator="type")]
-Initializer = Union[InitializerName, InitializerSpec]
-
-
-class Regularizer(Strict):
-    """Keras meaning: adds l1·Σ|w| + l2·Σw² to the loss."""
-
-    l1: NonNegative = 0.0
-    l2: NonNegative = 0.0
-
-    @model_validator(mode="after")
-    def _some(self) -> Regularizer:
-        if self.l1 == 0.0 and self.l2 == 0.0:
-            raise ValueError("give l1 or l2 (or both), e.g. {l2: 0.0005}")
-        return self
-
-
-# --- layers ----------------------------------------------------------------------------
-
-
-class LayerBase(Strict):
-    """Keys every layer has."""
-
-    name: Annotated[str, Field(pattern=IDENTIFIER, max_length=MAX_NAME)] | None = None
-    inputs: Annotated[list[Annotated[str, Field(max_length=MAX_NAME)]], Field(min_length=1)] | None = None
-
-    _check_name = field_validator("name")(lambda cls, v: v if v is None else check_name(v))
-
-
-class WeightedLayer(LayerBase):
-    """Keys shared by conv2d and dense."""
-
-    activation: Activation | None = None
-    use_bias: bool = True
-    kernel_initializer: Initializer = "glorot_uniform"
-    bias_initializer: Initializer = "zeros"
-    kernel_regularizer: Regularizer | None = None
-
-
-class Conv2D(WeightedLayer):
-    """2-D convolution over channels-last input."""
-
-    type: Literal["conv2d"]
-    filters: Size
-    kernel_size: IntOrPair
-    strides: IntOrPair = 1
-    padding: Literal["valid", "same"] | ExplicitPadding = "valid"
-    groups: Size = 1
-    dilation_rate: IntOrPair = 1
-
-
-class Dense(WeightedLayer):
-    """Fully connected layer on a flat input."""
-
-    type: Literal["dense"]
-    units: Size
-
-
-class Pool2D(LayerBase):
-    """Keys shared by max and average pooling."""
-
-    pool_size: IntOrPair = 2
-    strides: IntOrPair | None = None
-    padding: Literal["valid", "same"] = "valid"
-
-
-class MaxPool2D(Pool2D):
-    """Max pooling; `same` pads with -inf, as TensorFlow does."""
-
-    type: Literal["max_pool2d"]
-
-
-class AvgPool2D(Pool2D):
-    """Average pooling; `same` divides by the count of real cells, as TensorFlow does."""
-
-    type: Literal["avg_pool2d"]
-
-
-class AdaptiveAvgPool2D(LayerBase):
-    """Average pooling to a fixed output size (PyTorch's bins)."""
-
-    type: Literal["adaptive_avg_pool2d"]
-    output_size: IntOrPair
-
-
-class GlobalAvgPool2D(LayerBase):
-    """Mean over height and width."""
-
-    type: Literal["global_avg_pool2d"]
-
-
-class ZeroPadding2D(LayerBase):
-    """Explicit zero padding: int, [h, w] or [[top, bottom], [left, right]]."""
-
-    type: Literal["zero_padding2d"]
-    padding: ExplicitPadding = 1
-
-
-class BatchNorm(LayerBase):
-    """Batch normalization over the channel axis, Keras meaning of momentum."""
-
-    type: Literal["batch_norm"]
-    epsilon: Positive = 0.001
-    momentum: Rate = 0.99
-
-
-class LRN(LayerBase):
-    """Local response normalization, the paper's formula: a / (bias + alpha·Σa²)^beta."""
-
-    type: Literal["lrn"]
-    size: Annotated[PositiveInt, Field(le=1001)] = 5
-    alpha: Positive = 1e-4
-    beta: Positive = 0.75
-    bias: Positive = 2.0
-
-    @field_validator("size")
-    @classmethod
-    def _odd(cls, value: int) -> int:
-        if value % 2 == 0:
-            raise ValueError(f"size must be odd (got {value}): an even window has no centre channel")
-        return value
-
-
-class Dropout(LayerBase):
-    """Drops a fraction `rate` of activations while training."""
-
-    type: Literal["dropout"]
-    rate: Rate
-
-
-class Flatten(LayerBase):
-    """Flattens height, width and channels (in that order, channels-last)."""
-
-    type: Literal["flatten"]
-
-
-class ActivationLayer(LayerBase):
-    """A standalone activation."""
-
-    type: Literal["activation"]
-    activation: Activation
-
-
-class Concatenate(LayerBase):
-    """Joins its inputs along `axis` (Keras convention, batch axis 0; default channels)."""
-
-    type: Literal["concatenate"]
-    inputs: Annotated[list[Annotated[str, Field(max_length=MAX_NAME)]], Field(min_length=2)]  # type: ignore[assignment]
-    axis: int = -1
-
-
-Layer = Annotated[
-    Conv2D | Dense | MaxPool2D | AvgPool2D | AdaptiveAvgPool2D | GlobalAvgPool2D | ZeroPadding2D | BatchNorm | LRN
-    | Dropout | Flatten | ActivationLayer | Concatenate,
-    Field(discriminator="type"),
-]
+import operator
+from functools import reduce
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import ConfigDict, Field, PositiveInt, field_validator, model_validator
+
+from alexgen.ops import OPS
+from alexgen.ops.activation import ActivationLayer
+from alexgen.ops.adaptive_avg_pool2d import AdaptiveAvgPool2D
+from alexgen.ops.avg_pool2d import AvgPool2D
+from alexgen.ops.batch_norm import BatchNorm
+from alexgen.ops.concatenate import Concatenate
+from alexgen.ops.conv2d import Conv2D
+from alexgen.ops.dense import Dense
+from alexgen.ops.dropout import Dropout
+from alexgen.ops.flatten import Flatten
+from alexgen.ops.global_avg_pool2d import GlobalAvgPool2D
+from alexgen.ops.lrn import LRN
+from alexgen.ops.max_pool2d import MaxPool2D
+from alexgen.ops.zero_padding2d import ZeroPadding2D
+from alexgen.specbase import (
+    IDENTIFIER,
+    MAX_NAME,
+    SNAKE_CASE,
+    Activation,
+    Constant,
+    Initializer,
+    InitializerName,
+    LayerBase,
+    NonNegative,
+    Positive,
+    RandomNormal,
+    RandomUniform,
+    Rate,
+    Regularizer,
+    Size,
+    Strict,
+    TruncatedNormal,
+    WeightedLayer,
+    check_name,
+)
+
+__all__ = ["IDENTIFIER", "LAYER_MODELS", "MAX_NAME", "SNAKE_CASE", "TAGGED_MODELS", "LRN", "SGD", "Activation",
+           "ActivationLayer", "AdaptiveAvgPool2D", "Adadelta", "Adam", "AvgPool2D", "BatchNorm", "Concatenate",
+           "Constant", "Conv2D", "Dense", "Dropout", "Flatten", "GlobalAvgPool2D", "Initializer", "InitializerName",
+           "Layer", "LayerBase", "MaxPool2D", "Optimizer", "RMSprop", "RandomNormal", "RandomUniform", "Regularizer",
+           "ReduceOnPlateau", "Spec", "StepSchedule", "Strict", "Training", "TruncatedNormal", "WeightedLayer",
+           "ZeroPadding2D", "check_name"]
+
+if TYPE_CHECKING:
+    Layer = LayerBase
+else:  # the discriminated union of every registered op's model
+    Layer = Annotated[reduce(operator.or_, [op.model for op in OPS]), Field(discriminator="type")]
 
 # --- training --------------------------------------------------------------------------
 
@@ -273,8 +91,8 @@ class Adadelta(Strict):
 class RMSprop(Strict):
     """RMSprop; defaults are Keras's."""
 
-    type: Literal["rmsprop"]
     learning_rate: Positive = 0.001
+    type: Literal["rmsprop"]
     rho: Rate = 0.9
     momentum: Rate = 0.0
     epsilon: Positive = 1e-7
@@ -353,13 +171,10 @@ class Spec(Strict):
     _check_name = field_validator("name")(lambda cls, v: check_name(v))
 
 
-LAYER_MODELS: dict[str, type[LayerBase]] = {
-    cls.model_fields["type"].annotation.__args__[0]: cls  # type: ignore[union-attr]
-    for cls in (Conv2D, Dense, MaxPool2D, AvgPool2D, AdaptiveAvgPool2D, GlobalAvgPool2D, ZeroPadding2D, BatchNorm,
-                LRN, Dropout, Flatten, ActivationLayer, Concatenate)
-}
+LAYER_MODELS: dict[str, type[LayerBase]] = {op.name: op.model for op in OPS}
 TAGGED_MODELS: dict[str, type[Strict]] = {
-    cls.model_fields["type"].annotation.__args__[0]: cls  # type: ignore[union-attr]
+    tag: cls
     for cls in (RandomNormal, TruncatedNormal, RandomUniform, Constant, SGD, Adam, Adadelta, RMSprop, ReduceOnPlateau,
                 StepSchedule)
+    for tag in getattr(cls.model_fields["type"].annotation, "__args__", ())
 }

@@ -120,7 +120,8 @@ def _branch(error: dict[str, Any], data: Any) -> tuple[tuple[str | int, ...], st
 
 def _mismatched(error: dict[str, Any]) -> bool:
     """An error saying the value has the wrong kind altogether (the branch does not fit at all)."""
-    return error["type"].endswith("_type") or error["type"] == "literal_error"
+    kind = str(error["type"])
+    return kind.endswith("_type") or kind == "literal_error"
 
 
 def _best_branches(errors: list[dict[str, Any]], data: Any) -> list[dict[str, Any]]:
@@ -146,7 +147,7 @@ def _group(errors: list[dict[str, Any]], data: Any) -> dict[tuple[str | int, ...
 def validation_diagnostics(exc: ValidationError, data: dict[str, Any], source: SourceMap) -> list[Diagnostic]:
     """One located diagnostic per data location, however many union branches failed there."""
     names = layer_names_or_none(data)
-    groups = _group(exc.errors(), data)
+    groups = _group([dict(e) for e in exc.errors()], data)
     described = {path: _describe(errors[0], data, path) if len(errors) == 1 else _union(errors)
                  for path, errors in groups.items()}
     typos = {(path[:-1], hint) for path, (message, hint, _) in described.items() if message.startswith("unknown key")}
@@ -171,7 +172,7 @@ _KIND_WORDS = {"int_type": "an integer", "list_type": "a list", "float_type": "a
 
 def _literal_words(error: dict[str, Any]) -> list[str]:
     """The allowed values of a failed Literal, from pydantic's `expected` text."""
-    return error["ctx"]["expected"].replace("'", "").replace(" or ", ", ").split(", ")
+    return str(error["ctx"]["expected"]).replace("'", "").replace(" or ", ", ").split(", ")
 
 
 def _union(errors: list[dict[str, Any]]) -> tuple[str, str | None, bool]:

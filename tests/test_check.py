@@ -22,11 +22,13 @@ from alexgen import weights  # noqa: E402
 from alexgen.check import Row, run_check  # noqa: E402
 from alexgen.cli import cli  # noqa: E402
 from alexgen.graph import Node  # noqa: E402
-from alexgen.layout import permuted_inputs, weighted_nodes  # noqa: E402
+from alexgen.ops import conv2d  # noqa: E402
+from alexgen.ops._shared import torch_padded  # noqa: E402
 from alexgen.targets import pytorch  # noqa: E402
 from alexgen.targets.common import pair_text  # noqa: E402
 from alexgen.targets.emit import call  # noqa: E402
 from alexgen.validate import graph_from_text, load_graph  # noqa: E402
+from alexgen.weights import permuted_inputs, weighted_nodes  # noqa: E402
 
 PITFALL_DIR = ROOT / "tests" / "specs"
 PITFALL_SPECS = sorted(PITFALL_DIR.glob("*.yaml"))
@@ -181,7 +183,7 @@ def batch_norm_default_eps(node: Node) -> list[pytorch.Module]:
 def pool_padded_with_zeros(node: Node) -> list[pytorch.Module]:
     """'same' max pooling whose asymmetric padding is zeros instead of -inf."""
     window: Any = node.window
-    out, padding = pytorch.padded(node, "zeros")
+    out, padding = torch_padded(node, "zeros", node.layer.padding == "same")
     return [*out, pytorch.Module(node.name, call("nn.MaxPool2d", kernel_size=pair_text(window.kernel),
                                                  stride=pair_text(window.strides), padding=padding))]
 
@@ -191,7 +193,7 @@ def naive_same_padding(node: Node) -> list[pytorch.Module]:
     layer: Any = node.layer
     window: Any = node.window
     if layer.padding != "same" or any(k % 2 == 0 for k in window.kernel):
-        return pytorch.conv2d(node)
+        return conv2d.pytorch(node)
     padding = (window.kernel[0] // 2, window.kernel[1] // 2)
     return [pytorch.Module(node.name, call("nn.Conv2d", node.input_shapes[0][-1], layer.filters,
                                            kernel_size=pair_text(window.kernel), stride=pair_text(window.strides),

@@ -72,7 +72,7 @@ PADDING_CASES = [
 def test_padding_decisions_become_explicit_modules(layer: str, expected: list[str]) -> None:
     text = spec(f"- {layer}")
     context = pytorch.build_context(graph_from_text(text, "probe.yaml"), Meta("probe.yaml", "0" * 64, "pytorch"))
-    entries = [line.split("  #")[0] for line in context["features"][0]["lines"] if not line.startswith("#")]
+    entries = [line.split("  #")[0] for line in context.features[0].lines if not line.startswith("#")]
     assert entries == expected
     assert 'padding="same"' not in render(text)
 
@@ -173,7 +173,7 @@ def test_initializers_follow_keras_defaults_and_truncated_normal_correction() ->
         - {type: conv2d, name: c, filters: 4, kernel_size: 3, kernel_initializer: he_normal}
         - {type: conv2d, name: d, filters: 4, kernel_size: 1, groups: 2, bias_initializer: ones}
     """), "probe.yaml")
-    lines = pytorch.build_context(graph, Meta("probe.yaml", "0" * 64, "pytorch"))["init_lines"]
+    lines = pytorch.build_context(graph, Meta("probe.yaml", "0" * 64, "pytorch")).init_lines
     std = (2 / (3 * 3 * 3)) ** 0.5 / 0.87962566103423978  # Keras: truncated at 2 std, fan_in = 3 * 3 * 3
     assert f"nn.init.trunc_normal_(self.features.c.weight, std={std!r}, a={-2 * std!r}, b={2 * std!r})" in lines
     assert "nn.init.zeros_(self.features.c.bias)" in lines  # Keras's default bias, not PyTorch's

@@ -18,8 +18,9 @@ from alexgen.validate import load_graph
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = spec_files(ROOT / "spec")
-STDLIB = {"__future__", "collections", "json", "math", "struct"}
-ALLOWED_IMPORTS = {"keras": {"keras", "numpy", *STDLIB}, "pytorch": {"torch", "numpy", *STDLIB}}
+STDLIB = {"__future__", "collections", "math", "os"}
+ALLOWED_IMPORTS = {"keras": {"keras", "numpy", "safetensors", *STDLIB},
+                   "pytorch": {"torch", "numpy", "safetensors", *STDLIB}}  # never alexgen
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

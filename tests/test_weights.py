@@ -29,8 +29,8 @@ from alexgen.check import random_weights  # noqa: E402
 from alexgen.cli import cli  # noqa: E402
 from alexgen.frameworks import generated_modules  # noqa: E402
 from alexgen.graph import Graph  # noqa: E402
-from alexgen.neutral import WeightsError, metadata, read_neutral, write_neutral  # noqa: E402
 from alexgen.validate import graph_from_text, load_graph  # noqa: E402
+from alexgen.weights import WeightsError, metadata, read_neutral, write_neutral  # noqa: E402
 
 SPECS = ROOT / "tests" / "specs"
 LIMIT = 1e-5

@@ -1,1 +1,1 @@
-"""Code emitters, one module per target framework."""
+"""Code emitters, one module per target framework (render.TARGET_API lists them)."""

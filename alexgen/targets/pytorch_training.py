@@ -6,7 +6,8 @@ import math
 import textwrap
 
 from alexgen import spec as s
-from alexgen.graph import Graph, Node
+from alexgen.analysis import Shape
+from alexgen.graph import Graph
 from alexgen.targets.emit import Code, call
 
 WIDTH = 100  # render.LINE_LENGTH: ruff does not wrap comments, so they are wrapped here
@@ -19,12 +20,16 @@ def comment(text: str, indent: int) -> list[str]:
     return [f"# {line}" for line in textwrap.wrap(text, WIDTH - indent - 2)]
 
 
-def fans(node: Node) -> tuple[int, int]:
-    """Keras's (fan_in, fan_out) of a kernel."""
-    if node.type == "dense":
-        return node.input_shapes[0][0], node.shape[0]
-    kernel = math.prod(node.window.kernel)  # type: ignore[union-attr]
-    return kernel * node.input_shapes[0][-1] // node.layer.groups, kernel * node.shape[-1]  # type: ignore[attr-defined]
+def fans(shape: Shape) -> tuple[int, int]:
+    """Keras's (fan_in, fan_out) of a neutral kernel shape: receptive field x input / output channels."""
+    receptive = math.prod(shape[:-2])
+    return receptive * shape[-2], receptive * shape[-1]
+
+
+def torch_fans(shape: Shape) -> tuple[int, int]:
+    """PyTorch's (fan_in, fan_out) of a weight in its own layout (out, in, *kernel)."""
+    receptive = math.prod(shape[2:])
+    return receptive * shape[1], receptive * shape[0]
 
 
 def variance_scaling(value: str, tensor: str, fan: tuple[int, int]) -> tuple[str, str]:
@@ -41,13 +46,17 @@ def variance_scaling(value: str, tensor: str, fan: tuple[int, int]) -> tuple[str
     return str(call("nn.init.trunc_normal_", Code(tensor), std=std, a=-2 * std, b=2 * std)), note
 
 
-def init_statement(value: s.Initializer, tensor: str, fan: tuple[int, int]) -> tuple[str, str | None]:
-    """One nn.init call reproducing a Keras initializer, and a comment when the numbers need one."""
+def init_statement(value: s.Initializer, tensor: str, fan: tuple[int, int],
+                   same_fans: bool = False) -> tuple[str, str | None]:
+    """One nn.init call reproducing a Keras initializer, and a comment when the numbers need one.
+
+    `same_fans`: PyTorch computes the same fans as Keras for this tensor, so its own glorot / he calls are exact.
+    """
     if value in ("zeros", "ones"):
         return f"nn.init.{value}_({tensor})", None
-    if value == "glorot_uniform" and tensor.endswith("weight"):
+    if value == "glorot_uniform" and same_fans:
         return f"nn.init.xavier_uniform_({tensor})", None  # the same fans as Keras, grouped convolutions included
-    if value == "he_uniform" and tensor.endswith("weight"):
+    if value == "he_uniform" and same_fans:
         return f'nn.init.kaiming_uniform_({tensor}, nonlinearity="relu")', None  # bound sqrt(6 / fan_in)
     if isinstance(value, str):
         return variance_scaling(value, tensor, fan)
@@ -65,12 +74,14 @@ def init_lines(graph: Graph, paths: dict[str, str]) -> list[str]:
     """reset_parameters' body: layers with identical initialization share one loop."""
     groups: dict[tuple[tuple[str, str | None], ...], list[str]] = {}
     for node in graph.nodes:
-        if node.type in ("conv2d", "dense"):
-            layer: s.WeightedLayer = node.layer  # type: ignore[assignment]
-            key = [init_statement(layer.kernel_initializer, "{}.weight", fans(node))]
-            if layer.use_bias:  # Keras's fans of a vector are its size
-                key.append(init_statement(layer.bias_initializer, "{}.bias", (node.shape[-1],) * 2))
-            groups.setdefault(tuple(key), []).append(f"self.{paths[node.name]}")
+        layer = node.layer
+        if isinstance(layer, s.WeightedLayer):
+            kernel, *bias = node.slots
+            same = fans(kernel.shape) == torch_fans(kernel.torch_shape)
+            statements = [init_statement(layer.kernel_initializer, f"{{}}.{kernel.torch}", fans(kernel.shape), same)]
+            for slot in bias:  # Keras's fans of a vector are its size
+                statements.append(init_statement(layer.bias_initializer, f"{{}}.{slot.torch}", (slot.shape[0],) * 2))
+            groups.setdefault(tuple(statements), []).append(f"self.{paths[node.name]}")
     lines = []
     for key, targets in groups.items():
         if len(targets) == 1:
@@ -79,7 +90,7 @@ def init_lines(graph: Graph, paths: dict[str, str]) -> list[str]:
         else:
             lines += [line for _, text in key for line in comment(text or "", BODY_INDENT)]
             lines += [f"for layer in ({', '.join(targets)}):", *(f"    {code.format('layer')}" for code, _ in key)]
-    if any(n.type == "batch_norm" for n in graph.nodes):
+    if any(slot.name == "moving_variance" for n in graph.weighted for slot in n.slots):
         lines += comment("batch norm: PyTorch's initialization is Keras's (gamma 1, beta 0, mean 0, var 1)",
                          BODY_INDENT)
     return lines
@@ -89,7 +100,7 @@ def regularization_terms(graph: Graph, paths: dict[str, str]) -> list[str]:
     """`l2 * sum(w.square().sum() ...)` terms over regularized kernels, grouped by factor."""
     groups: dict[tuple[float, str], list[str]] = {}
     for node in graph.nodes:
-        regularizer = getattr(node.layer, "kernel_regularizer", None)
+        regularizer = node.layer.kernel_regularizer if isinstance(node.layer, s.WeightedLayer) else None
         for factor, penalty in ((regularizer.l1, "abs"), (regularizer.l2, "square")) if regularizer else ():
             if factor:
                 groups.setdefault((factor, penalty), []).append(f"model.{paths[node.name]}")

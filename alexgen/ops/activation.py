@@ -1,0 +1,42 @@
+"""activation: a standalone activation layer (relu, softmax, sigmoid, tanh, linear)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from alexgen.analysis import Field, LayerStats, Shape
+from alexgen.ops._shared import ACTIVATION_FUNCTIONS, ACTIVATION_MODULES
+from alexgen.ops.base import KerasLayer, Module, Op
+from alexgen.specbase import Activation, LayerBase
+from alexgen.targets.emit import Code, call
+
+if TYPE_CHECKING:
+    from alexgen.graph import Node
+
+
+class ActivationLayer(LayerBase):
+    """A standalone activation."""
+
+    type: Literal["activation"]
+    activation: Activation
+
+
+def analyze(layer: ActivationLayer, shapes: list[Shape], fields: list[Field]) -> LayerStats:
+    """Keeps the shape; costs nothing countable."""
+    return LayerStats(shapes[0], field=fields[0])
+
+
+def keras(node: Node[ActivationLayer]) -> list[KerasLayer]:
+    """Activation."""
+    return [(node.name, call("layers.Activation", node.layer.activation, name=node.name))]
+
+
+def pytorch(node: Node[ActivationLayer]) -> list[Module]:
+    """The activation's module; ReLU in place only where the target finds that safe."""
+    code = Code(ACTIVATION_MODULES[node.layer.activation])
+    return [Module(node.name, code, not_inplace=call("nn.ReLU") if node.layer.activation == "relu" else None)]
+
+
+OP = Op("activation", ActivationLayer, analyze, keras, pytorch,
+        pytorch_functional=lambda node, xs: ACTIVATION_FUNCTIONS[node.layer.activation].format(xs[0]),
+        output_activation=lambda layer: layer.activation, flat="keep")

@@ -1,0 +1,77 @@
+"""What an op is: everything alexgen knows about one layer type, held in one object."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from alexgen.analysis import Field, LayerStats, Shape
+from alexgen.specbase import LayerBase
+from alexgen.targets.emit import Code
+
+if TYPE_CHECKING:
+    from alexgen.graph import Node
+
+L = TypeVar("L", bound=LayerBase)
+KerasLayer = tuple[str, Code]  # (Keras layer name, constructor call)
+Flat = Literal["new", "keep", "join", "flatten"]
+
+
+@dataclass(frozen=True)
+class Module:
+    """One PyTorch submodule: its name, its constructor call and an optional comment above it.
+
+    `not_inplace`: the same module without in-place work, used where an in-place op would change a tensor that
+    autograd or the caller still needs.
+    """
+
+    name: str
+    code: Code
+    note: str | None = None
+    not_inplace: Code | None = None
+
+
+@dataclass(frozen=True, order=True)
+class Helper:
+    """A class a generated module defines once, from a template: its name and one detail the template prints."""
+
+    template: str
+    name: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Op(Generic[L]):
+    """One layer type: its spec model, its analysis rule, and how each target writes it.
+
+    Targets: `keras` and `pytorch` emit a node's layers / modules; None means the target cannot express the op
+    (a located diagnostic, never a crash). `pytorch_functional` writes a graph forward's expression for ops that
+    need no module there. `keras_helpers` / `pytorch_helpers` name classes the generated module must define.
+    Optional hooks for later work (importers per source framework, check diagnoses) default to empty, so adding
+    them changes no registry code.
+    """
+
+    name: str
+    model: type[L]
+    analyze: Callable[[L, list[Shape], list[Field]], LayerStats]
+    keras: Callable[[Node[L]], list[KerasLayer]] | None = None
+    pytorch: Callable[[Node[L]], list[Module]] | None = None
+    pytorch_functional: Callable[[Node[L], list[str]], str] | None = None
+    keras_helpers: Callable[[Node[L]], list[Helper]] | None = None
+    pytorch_helpers: Callable[[Node[L]], list[Helper]] | None = None
+    multi_input: bool = False  # takes two or more inputs (joined or summed)
+    flat: Flat = "new"  # how a 1-D output's element order relates to its inputs' (see weights.flat_segments)
+    pooling: bool = False  # ends a commented block of a chain
+    trails_block: bool = False  # stays in the block before it when that block just ended (a dropout after a pool)
+    may_alias_input: bool = False  # PyTorch may return the input tensor itself (in-place after it is unsafe)
+    output_activation: Callable[[L], str | None] | None = None  # the activation the layer ends with
+    fused_activation: bool = False  # that activation is a separate module / call after the layer's own
+    skips_cells: bool = False  # warn when strides jump over input cells
+    size_key: str = "type"  # the key that sets the layer's size, where budget problems are located
+    importers: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    diagnose: Callable[..., Any] | None = None
+
+    def activation(self, layer: L) -> str | None:
+        """The activation function this layer ends with, if any."""
+        return self.output_activation(layer) if self.output_activation is not None else None

@@ -1,0 +1,55 @@
+"""batch_norm: batch normalization over the channel axis, with Keras's meaning of momentum."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Literal
+
+from alexgen.analysis import Field, LayerStats, Shape, Slot
+from alexgen.ops._shared import keras_simple
+from alexgen.ops.base import Helper, Module, Op
+from alexgen.specbase import LayerBase, Positive, Rate
+from alexgen.targets.emit import call, literal
+
+if TYPE_CHECKING:
+    from alexgen.graph import Node
+
+SLOTS = (("gamma", "weight"), ("beta", "bias"), ("moving_mean", "running_mean"), ("moving_variance", "running_var"))
+
+
+class BatchNorm(LayerBase):
+    """Batch normalization over the channel axis, Keras meaning of momentum."""
+
+    type: Literal["batch_norm"]
+    epsilon: Positive = 0.001
+    momentum: Rate = 0.99
+
+
+def analyze(layer: BatchNorm, shapes: list[Shape], fields: list[Field]) -> LayerStats:
+    """gamma and beta are trainable; the moving mean and variance are not (as Keras counts)."""
+    channels = shapes[0][-1]
+    slots = tuple(Slot(name, (channels,), torch, follows_input=True) for name, torch in SLOTS)
+    return LayerStats(shapes[0], 4 * channels, 2 * channels, 2 * math.prod(shapes[0]), fields[0], slots=slots)
+
+
+def class_name(node: Node[BatchNorm]) -> str:
+    """The generated PyTorch class: BatchNorm2d on maps, BatchNorm1d on vectors."""
+    return "BatchNorm2d" if len(node.shape) == 3 else "BatchNorm1d"
+
+
+def pytorch(node: Node[BatchNorm]) -> list[Module]:
+    """The generated BatchNorm1d/2d: Keras's epsilon, momentum 1 - Keras's, biased variance."""
+    layer = node.layer
+    note = f"momentum = 1 - Keras's {layer.momentum!r}: PyTorch's weighs the new batch, Keras's the old value"
+    momentum = literal(1 - layer.momentum)
+    return [Module(node.name, call(class_name(node), node.shape[-1], eps=layer.epsilon, momentum=momentum), note)]
+
+
+def pytorch_helpers(node: Node[BatchNorm]) -> list[Helper]:
+    """The subclass updating the running variance as Keras does, with the dimensions it reduces."""
+    dims = "(0, 2, 3)" if len(node.shape) == 3 else "(0,)"
+    return [Helper("pytorch/batch_norm.py.jinja", class_name(node), dims)]
+
+
+OP = Op("batch_norm", BatchNorm, analyze, keras_simple("layers.BatchNormalization", "epsilon", "momentum"), pytorch,
+        pytorch_helpers=pytorch_helpers, flat="keep")

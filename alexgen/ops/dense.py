@@ -1,0 +1,45 @@
+"""dense: a fully connected layer on a flat input (Keras Dense, PyTorch nn.Linear)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from alexgen.analysis import Field, LayerStats, Shape, ShapeError, fmt
+from alexgen.ops._shared import count, keras_weighted, kernel_slots, own_activation
+from alexgen.ops.base import KerasLayer, Module, Op
+from alexgen.specbase import Size, WeightedLayer
+from alexgen.targets.emit import call
+
+if TYPE_CHECKING:
+    from alexgen.graph import Node
+
+
+class Dense(WeightedLayer):
+    """Fully connected layer on a flat input."""
+
+    type: Literal["dense"]
+    units: Size
+
+
+def analyze(layer: Dense, shapes: list[Shape], fields: list[Field]) -> LayerStats:
+    """Units x inputs weights; one multiply-accumulate per weight."""
+    if len(shapes[0]) != 1:
+        raise ShapeError(f"dense needs a flat input, but its input is {fmt(shapes[0])}",
+                         "add `- type: flatten` (or a global pooling layer) before it")
+    slots = kernel_slots(layer, (shapes[0][0], layer.units), "dense")
+    return LayerStats((layer.units,), count(slots), count(slots), shapes[0][0] * layer.units, fields[0], slots=slots)
+
+
+def keras(node: Node[Dense]) -> list[KerasLayer]:
+    """Dense."""
+    return [(node.name, call("layers.Dense", node.layer.units, **keras_weighted(node.layer), name=node.name))]
+
+
+def pytorch(node: Node[Dense]) -> list[Module]:
+    """nn.Linear."""
+    bias = None if node.layer.use_bias else False
+    return [Module(node.name, call("nn.Linear", node.input_shapes[0][0], node.layer.units, bias=bias))]
+
+
+OP = Op("dense", Dense, analyze, keras, pytorch, output_activation=own_activation, fused_activation=True,
+        size_key="units")

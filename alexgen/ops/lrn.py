@@ -1,0 +1,53 @@
+"""lrn: local response normalization with the paper's formula, a / (bias + alpha·Σa²)^beta."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field as PydanticField
+from pydantic import PositiveInt, field_validator
+
+from alexgen.analysis import Field, LayerStats, Shape, spatial
+from alexgen.ops._shared import keras_simple
+from alexgen.ops.base import Helper, Module, Op
+from alexgen.specbase import LayerBase, Positive
+from alexgen.targets.emit import call, literal
+
+if TYPE_CHECKING:
+    from alexgen.graph import Node
+
+
+class LRN(LayerBase):
+    """Local response normalization, the paper's formula: a / (bias + alpha·Σa²)^beta."""
+
+    type: Literal["lrn"]
+    size: Annotated[PositiveInt, PydanticField(le=1001)] = 5
+    alpha: Positive = 1e-4
+    beta: Positive = 0.75
+    bias: Positive = 2.0
+
+    @field_validator("size")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError(f"size must be odd (got {value}): an even window has no centre channel")
+        return value
+
+
+def analyze(layer: LRN, shapes: list[Shape], fields: list[Field]) -> LayerStats:
+    """Cross-channel normalization; `size` neighbouring channels per output."""
+    spatial(shapes[0], "lrn")
+    return LayerStats(shapes[0], macs=math.prod(shapes[0]) * layer.size, field=fields[0])
+
+
+def pytorch(node: Node[LRN]) -> list[Module]:
+    """nn.LocalResponseNorm with alpha * size: PyTorch divides alpha by size, the spec's formula does not."""
+    layer = node.layer
+    note = f"alpha = {layer.alpha!r} x size {layer.size}: PyTorch divides alpha by size, the paper does not"
+    return [Module(node.name, call("nn.LocalResponseNorm", layer.size, alpha=literal(layer.alpha * layer.size),
+                                   beta=layer.beta, k=layer.bias), note)]
+
+
+OP = Op("lrn", LRN, analyze, keras_simple("LocalResponseNormalization", "size", "alpha", "beta", "bias"), pytorch,
+        keras_helpers=lambda node: [Helper("keras/lrn.py.jinja", "LocalResponseNormalization")])

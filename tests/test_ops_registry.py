@@ -1,0 +1,50 @@
+"""One home per layer type: every op is registered once and nothing outside alexgen/ops tests a node's type."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import ROOT
+
+from alexgen.ops import OPS, op_named
+from alexgen.spec import LAYER_MODELS
+
+# `x.type == ...`, `x.type in ...`, `type != ...`: a comparison on a layer type (optimizer and initializer tags are
+# compared through isinstance or their own tables, so they never match).
+TYPE_TEST = re.compile(r"\.type\s*(==|!=|\bin\b|\bnot in\b)|\btype\s*(==|!=)\s*[\"']")
+
+
+def test_no_layer_type_tests_outside_the_ops_package() -> None:
+    found = []
+    for path in sorted((ROOT / "alexgen").rglob("*.py")):
+        if "ops" in path.relative_to(ROOT / "alexgen").parts[:1]:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if TYPE_TEST.search(line.split("#", 1)[0]):
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not found, "\n".join(found)
+
+
+def test_the_pattern_finds_type_tests() -> None:
+    for line in ('if node.type == "conv2d":', "if layer.type in POOLS:", "x = n.type not in {'a'}",
+                 'kind = type == "dense"'):
+        assert TYPE_TEST.search(line), line
+    assert not TYPE_TEST.search("emitter = EMITTERS.get(node.op.name)")
+
+
+def test_every_op_is_registered_once_with_its_model() -> None:
+    names = [op.name for op in OPS]
+    assert len(names) == len(set(names))
+    assert set(names) == set(LAYER_MODELS)
+    for op in OPS:
+        assert op_named(op.name) is op
+        assert op.model.model_fields["type"].annotation.__args__ == (op.name,)
+        assert op.keras is not None or op.name in {"concatenate"} or op.pytorch_functional is not None
+    assert op_named("no_such_layer") is None
+
+
+def test_every_op_module_is_listed_in_the_registry() -> None:
+    modules = {p.stem for p in (ROOT / "alexgen" / "ops").glob("*.py") if not p.stem.startswith("_")} - {"base"}
+    registry = (ROOT / "alexgen" / "ops" / "__init__.py").read_text()
+    assert all(f"    {name}.OP," in registry for name in modules), modules
+    assert len(modules) == len(OPS)
