@@ -148,7 +148,7 @@ DETAILS: dict[str, Callable[[Node], str]] = {
 def weight_slots(graph: Graph) -> tuple[dict[str, tuple[Slot, ...]], dict[str, tuple[Shape, ...]]]:
     """Each weighted layer's tensors, and the blocks each flat vector was joined from (a dense kernel's rows
     mean different things when they change, even at the same shape): the only use of the weights layout here."""
-    from alexgen.layout import flat_segments, neutral_shapes
+    from alexgen.weights import flat_segments, neutral_shapes
 
     flat_input = {node.name: node.type if len(node.input_shapes[0]) == 1 else None for node in graph.nodes}
     found: dict[str, list[Slot]] = {}
