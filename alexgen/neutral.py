@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alexgen.files import give_usual_permissions
 from alexgen.graph import Graph
 from alexgen.weights import FORMAT_VERSION
 
@@ -28,6 +29,7 @@ def write_neutral(path: Path, tensors: dict[str, np.ndarray], graph: Graph) -> N
 
     save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}, str(path),
               metadata=metadata(graph))
+    give_usual_permissions(path)  # safetensors creates its files 0600
 
 
 def read_neutral(path: Path, graph: Graph, expected: dict[str, tuple[int, ...]] | None = None,
