@@ -89,8 +89,15 @@ def core_only(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 def run_core_only(core_only: list[str], *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     """`python -S -m alexgen ARGS` in the environment without extras."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(core_only)}
-    return subprocess.run([sys.executable, "-S", "-m", "alexgen", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, check=False, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-S", "-m", "alexgen", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def test_the_environment_without_extras_lacks_them_and_runs_the_core(core_only: list[str], tiny: Path) -> None:
@@ -107,34 +114,49 @@ def test_the_environment_without_extras_lacks_them_and_runs_the_core(core_only: 
 @pytest.mark.parametrize(
     ("args", "message", "extra"),
     [
-        (("check", "{spec}"), "`alexgen check` needs numpy, safetensors, torch, keras, tensorflow, h5py, which are "
-         "not installed", "all"),
-        (("convert-weights", "--spec", "{spec}", "--from", "pytorch", "--to", "neutral", "{spec}", "{out}"),
-         "`alexgen convert-weights` needs numpy, safetensors, torch, which are not installed", "all"),
-        (("convert-weights", "--spec", "{spec}", "--from", "neutral", "--to", "neutral", "{spec}", "{out}"),
-         "`alexgen convert-weights` needs numpy, safetensors, which are not installed", "all"),
+        (
+            ("check", "{spec}"),
+            "`alexgen check` needs numpy, safetensors, torch, keras, tensorflow, h5py, which are not installed",
+            "all",
+        ),
+        (
+            ("convert-weights", "--spec", "{spec}", "--from", "pytorch", "--to", "neutral", "{spec}", "{out}"),
+            "`alexgen convert-weights` needs numpy, safetensors, torch, which are not installed",
+            "all",
+        ),
+        (
+            ("convert-weights", "--spec", "{spec}", "--from", "neutral", "--to", "neutral", "{spec}", "{out}"),
+            "`alexgen convert-weights` needs numpy, safetensors, which are not installed",
+            "all",
+        ),
     ],
     ids=["check", "convert-pytorch", "convert-neutral"],
 )
-def test_a_missing_extra_names_the_install_command(core_only: list[str], tiny: Path, args: tuple[str, ...],
-                                                   message: str, extra: str) -> None:
+def test_a_missing_extra_names_the_install_command(
+    core_only: list[str], tiny: Path, args: tuple[str, ...], message: str, extra: str
+) -> None:
     out = tiny.parent / "converted.safetensors"
     result = run_core_only(core_only, *(a.format(spec=tiny, out=out) for a in args))
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
-    assert result.stderr == (f"alexgen: error: {message}\n"
-                             f'    hint: pip install "alexgen[{extra}]" (in a clone of the repository: '
-                             f'pip install ".[{extra}]")\n')
+    assert result.stderr == (
+        f"alexgen: error: {message}\n"
+        f'    hint: pip install "alexgen[{extra}]" (in a clone of the repository: '
+        f'pip install ".[{extra}]")\n'
+    )
     assert not out.exists()
 
 
 def test_an_unforeseen_missing_module_is_reported_as_a_missing_extra(core_only: list[str], tiny: Path) -> None:
-    code = ("import sys; from alexgen import cli; "
-            "cli.require_or_exit = lambda command, frameworks: None; "  # skip the up-front check
-            f"sys.argv = ['alexgen', 'check', {str(tiny)!r}]; cli.main()")
+    code = (
+        "import sys; from alexgen import cli; "
+        "cli.require_or_exit = lambda command, frameworks: None; "  # skip the up-front check
+        f"sys.argv = ['alexgen', 'check', {str(tiny)!r}]; cli.main()"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(core_only)}
-    result = subprocess.run([sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, check=False,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, check=False, timeout=120
+    )
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("alexgen: error: `alexgen check` needs numpy, which is not installed\n")
 
@@ -146,8 +168,15 @@ def test_an_unforeseen_missing_module_is_reported_as_a_missing_extra(core_only: 
 @pytest.mark.torch
 def test_check_prints_no_framework_start_up_lines(tiny: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in QUIET_DEFAULTS}
-    result = subprocess.run([sys.executable, "-m", "alexgen", "check", str(tiny)], cwd=ROOT, env=env,
-                            capture_output=True, text=True, check=False, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "alexgen", "check", str(tiny)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     for noise in ("absl", "oneDNN", "cpu_feature_guard", "I0000", "W0000", "DT_DOUBLE"):
         assert noise not in result.stderr, result.stderr
@@ -240,7 +269,19 @@ def test_converted_weights_get_the_usual_permissions(tmp_path: Path, tiny: Path,
     graph = load_graph(tiny)
     write_neutral(tmp_path / "a.safetensors", random_weights(graph, 0), graph)
     assert _mode(tmp_path / "a.safetensors") == 0o666 & ~umask
-    result = CliRunner().invoke(cli, ["convert-weights", "--spec", str(tiny), "--from", "neutral", "--to", "neutral",
-                                      str(tmp_path / "a.safetensors"), str(tmp_path / "b.safetensors")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "convert-weights",
+            "--spec",
+            str(tiny),
+            "--from",
+            "neutral",
+            "--to",
+            "neutral",
+            str(tmp_path / "a.safetensors"),
+            str(tmp_path / "b.safetensors"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert _mode(tmp_path / "b.safetensors") == 0o666 & ~umask
