@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import re
 import stat
@@ -285,3 +286,46 @@ def test_converted_weights_get_the_usual_permissions(tmp_path: Path, tiny: Path,
     )
     assert result.exit_code == 0, result.output
     assert _mode(tmp_path / "b.safetensors") == 0o666 & ~umask
+
+
+# --- the check table's summary row ----------------------------------------------------------------------------
+
+
+def test_the_forward_summary_quotes_one_worst_error(monkeypatch: pytest.MonkeyPatch, tiny: Path) -> None:
+    check = pytest.importorskip("alexgen.check")
+    from alexgen.validate import load_graph
+
+    layers = [check.Row("forward conv1", True, "", 1e-7, 3e-6), check.Row("forward fc", True, "", 2e-6, 1e-7)]
+    monkeypatch.setattr(check, "compare_layers", lambda *args: layers)
+    pair = type(
+        "Pair",
+        (),
+        {
+            "graph": load_graph(tiny),
+            "load": lambda self, weights: None,
+            "keras_outputs": lambda self, x: {},
+            "torch_outputs": lambda self, x: {},
+        },
+    )()
+    summary = check.check_forward(pair, 2, 0, 1e-5)[0]
+    assert (summary.check, summary.passed, summary.max_abs, summary.max_rel) == ("forward (eval)", True, 1e-7, 3e-6)
+    assert summary.detail == "2 layer outputs compared; worst relative error 3.00e-06 at conv1"
+
+
+@pytest.mark.keras
+@pytest.mark.torch
+def test_the_check_table_prints_the_same_worst_error_twice(tiny: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "alexgen", "check", str(tiny), "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["checks"]
+    summary = next(r for r in rows if r["check"] == "forward (eval)")
+    layers = [r for r in rows if r["check"].startswith("forward ") and r is not summary]
+    assert summary["max_rel"] == max(r["max_rel"] for r in layers)
+    assert f"worst relative error {summary['max_rel']:.2e}" in summary["detail"]
