@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT
+from conftest import ROOT, SPEC_NAMES, SPEC_PATHS
 
 from alexgen.cli import cli
 from alexgen.quiet import QUIET_DEFAULTS, quiet_framework_startup
@@ -167,10 +167,10 @@ def test_an_unforeseen_missing_module_is_reported_as_a_missing_extra(core_only: 
 
 @pytest.mark.keras
 @pytest.mark.torch
-def test_check_prints_no_framework_start_up_lines(tiny: Path) -> None:
+def test_check_prints_no_framework_start_up_lines_and_one_worst_error(tiny: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in QUIET_DEFAULTS}
     result = subprocess.run(
-        [sys.executable, "-m", "alexgen", "check", str(tiny)],
+        [sys.executable, "-m", "alexgen", "check", str(tiny), "--format", "json"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -182,6 +182,11 @@ def test_check_prints_no_framework_start_up_lines(tiny: Path) -> None:
     for noise in ("absl", "oneDNN", "cpu_feature_guard", "I0000", "W0000", "DT_DOUBLE"):
         assert noise not in result.stderr, result.stderr
     assert result.stderr == ""
+    rows = json.loads(result.stdout)["checks"]  # the summary row quotes the worst layer, in its columns and detail
+    summary = next(r for r in rows if r["check"] == "forward (eval)")
+    layers = [r for r in rows if r["check"].startswith("forward ") and r is not summary]
+    assert summary["max_rel"] == max(r["max_rel"] for r in layers)
+    assert f"worst relative error {summary['max_rel']:.2e}" in summary["detail"]
 
 
 def test_quiet_defaults_never_override_the_user(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -312,20 +317,37 @@ def test_the_forward_summary_quotes_one_worst_error(monkeypatch: pytest.MonkeyPa
     assert summary.detail == "2 layer outputs compared; worst relative error 3.00e-06 at conv1"
 
 
-@pytest.mark.keras
-@pytest.mark.torch
-def test_the_check_table_prints_the_same_worst_error_twice(tiny: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "alexgen", "check", str(tiny), "--format", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    rows = json.loads(result.stdout)["checks"]
-    summary = next(r for r in rows if r["check"] == "forward (eval)")
-    layers = [r for r in rows if r["check"].startswith("forward ") and r is not summary]
-    assert summary["max_rel"] == max(r["max_rel"] for r in layers)
-    assert f"worst relative error {summary['max_rel']:.2e}" in summary["detail"]
+# --- the analyze table fits the terminal ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("columns", [80, 100, 160])
+@pytest.mark.parametrize("path", SPEC_PATHS, ids=SPEC_NAMES)
+def test_the_table_fits_the_width_and_never_cuts_a_number(path: Path, columns: int) -> None:
+    from alexgen.report import COLUMNS, rows
+    from alexgen.validate import load_graph
+
+    result = CliRunner(env={"COLUMNS": str(columns)}).invoke(cli, ["analyze", str(path)])  # piped: COLUMNS decides
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= columns, result.output
+    assert all(line == line.rstrip() for line in lines), "trailing spaces"
+    assert "…" not in result.output and "..." not in result.output
+    header = next(line for line in lines if line.startswith("layer "))
+    shown = header.split()
+    assert {"layer", "output", "params", "MACs"} <= set(shown)
+    if columns >= 100:
+        assert "RF/stride" in shown and "activ." in shown
+    keep = [COLUMNS.index(column) for column in shown]
+    body = lines[lines.index(header) + 2 :]
+    for row, line in zip(rows(load_graph(path)), body, strict=False):
+        assert line.split() == [row[i] for i in keep if row[i]], line  # every kept cell whole, in order
+    graph = load_graph(path)
+    assert f"{graph.total_params:,}" in result.output and f"{graph.macs:,}" in result.output
+
+
+def test_a_narrow_terminal_gets_the_compact_layout() -> None:
+    result = CliRunner(env={"COLUMNS": "40"}).invoke(cli, ["analyze", str(ROOT / "spec" / "alexnet.yaml")])
+    lines = result.output.splitlines()
+    assert "conv4 (conv2d) -> 13x13x384" in lines
+    assert "    params 1,327,488   MACs 224.3M" in lines
+    assert all(line == line.rstrip() for line in lines)
