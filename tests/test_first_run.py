@@ -351,3 +351,20 @@ def test_a_narrow_terminal_gets_the_compact_layout() -> None:
     assert "conv4 (conv2d) -> 13x13x384" in lines
     assert "    params 1,327,488   MACs 224.3M" in lines
     assert all(line == line.rstrip() for line in lines)
+
+
+# --- what the README's examples write stays out of git ---------------------------------------------------------
+
+
+def test_gitignore_covers_what_the_readme_examples_write() -> None:
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = "\n".join(re.findall(r"```(?:bash|python)\n(.*?)```", readme, flags=re.S))
+    written = set(re.findall(r"[\w./-]+\.(?:h5|keras|pt|safetensors)\b", code))
+    written |= {".venv/bin/python", "runs/run1/log.csv", ".venv/.alexgen-install.stamp", "x.stamp"}
+    assert {"alexnet.weights.h5", "alexnet.safetensors", "alexnet.pt"} <= written
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", *sorted(written)], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert sorted(ignored) == sorted(written)
