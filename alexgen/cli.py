@@ -234,7 +234,7 @@ def convert_weights(spec: str, source: str, dest: str, input_path: str, output_p
     try:
         count = convert(graph, Path(spec).as_posix(), source, dest, Path(input_path), Path(output_path))
     except WeightsError as exc:
-        click.echo(f"alexgen: {exc}", err=True)
+        click.echo(f"alexgen: error: {exc}", err=True)
         sys.exit(EXIT_INVALID)
     click.echo(f"converted {count} tensors: {input_path} ({source}) -> {output_path} ({dest})", err=True)
 

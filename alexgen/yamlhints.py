@@ -85,3 +85,15 @@ def syntax_hint(exc: yaml.MarkedYAMLError, text: str) -> str | None:
             f"{opened}; the keys of one mapping (and the `-` of one list) must start in the same column"
         )
     return None
+
+
+_KEY_VALUE = re.compile(r"^([A-Za-z_][\w-]*):(\S.*)$")
+
+
+def colon_slip(text: object) -> str | None:
+    """A hint when a key or value reads `key:value`: YAML took it for one word because the space is missing."""
+    found = _KEY_VALUE.match(text) if isinstance(text, str) else None
+    if found is None:
+        return None
+    key, value = found.groups()
+    return f"a key needs a space after its colon: `{key}: {value}`, not `{key}:{value}`"

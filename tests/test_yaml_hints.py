@@ -136,3 +136,20 @@ def test_a_libyaml_that_refuses_deep_nesting_itself_still_gives_the_located_mess
     monkeypatch.setattr(yaml, "parse", refusing)
     problem = only_problem(DEEP["flow, 100,000 `[`"][0])
     assert (problem.message, problem.line, problem.column) == ("the document nests deeper than 40 levels", 2, 48)
+
+
+def test_a_missing_space_that_yaml_accepts_is_named_by_validation() -> None:
+    """`{type:flatten}` and `epochs:3` are valid YAML (one word each), so validation names the slip."""
+    from alexgen.validate import graph_from_text
+
+    text = HEAD + "  - {type:flatten}\n  - {type: dense, units:2}\ntraining:\n  epochs:3\n"
+    with pytest.raises(SpecError) as info:
+        graph_from_text(text, "s.yaml")
+    assert [d.format() for d in info.value.diagnostics] == [
+        "s.yaml:5:5: error: layer 0 'layer_1': missing key 'type'\n"
+        "    hint: a key needs a space after its colon: `type: flatten`, not `type:flatten`",
+        "s.yaml:6:19: error: layer 1 'dense_1': unknown key 'units:2'\n"
+        "    hint: a key needs a space after its colon: `units: 2`, not `units:2`",
+        "s.yaml:8:3: error: Input should be a valid dictionary or instance of Training (got 'epochs:3')\n"
+        "    hint: a key needs a space after its colon: `epochs: 3`, not `epochs:3`",
+    ]
