@@ -214,12 +214,13 @@ def check_forward(pair: Pair, batch: int, seed: int, tolerance: float) -> list[R
     pair.load(random_weights(pair.graph, seed))
     x = np.random.default_rng(seed + 1).normal(0.0, 1.0, (batch, *pair.graph.input_shape)).astype(np.float32)
     rows = compare_layers(pair.graph, pair.keras_outputs(x), pair.torch_outputs(x), tolerance)
-    final = rows[-1] if rows else Row("forward", False, "no output compared")
     failing = next((r for r in rows if not r.passed), None)
-    worst = max((r.max_rel or 0.0) for r in rows) if rows else 0.0
+    # the summary's columns and its detail quote the same row: the layer with the largest relative error
+    worst = max(rows, key=lambda r: r.max_rel or 0.0) if rows else Row("forward", False, "no output compared")
     detail = f"first divergence at {failing.check.split()[-1]}" if failing else (
-        f"{len(rows)} layer outputs compared; worst relative error {worst:.2e}")
-    return [Row("forward (eval)", failing is None, detail, final.max_abs, final.max_rel), *rows]
+        f"{len(rows)} layer outputs compared; worst relative error {worst.max_rel or 0.0:.2e} at "
+        f"{worst.check.split()[-1]}")
+    return [Row("forward (eval)", failing is None and bool(rows), detail, worst.max_abs, worst.max_rel), *rows]
 
 
 def check_round_trip(pair: Pair, seed: int) -> Row:

@@ -6,7 +6,7 @@ import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -17,6 +17,9 @@ from alexgen.diagnostics import Diagnostic, SpecError
 if TYPE_CHECKING:
     from alexgen.graph import Graph
 from alexgen.textsafe import printable
+
+if TYPE_CHECKING:
+    from alexgen.extras import MissingExtra
 
 EXIT_INVALID = 2
 MAX_SHOWN = 100  # diagnostics printed per run; the count covers them all
@@ -31,15 +34,33 @@ def shown(problem: Diagnostic) -> str:
     return safe.format()
 
 
-def report_problems(problems: list[Diagnostic]) -> None:
-    """Print diagnostics to stderr, errors and warnings alike (at most MAX_SHOWN), with a count."""
+def report_problems(problems: list[Diagnostic], writes: bool = False) -> None:
+    """Print diagnostics to stderr, errors and warnings alike (at most MAX_SHOWN), with a count (and, for a command
+    that `writes` files, that it wrote none)."""
     for problem in problems[:MAX_SHOWN]:
         click.echo(shown(problem), err=True)
     if len(problems) > MAX_SHOWN:
         click.echo(f"... and {len(problems) - MAX_SHOWN} more not shown.", err=True)
     errors = sum(1 for p in problems if p.level == "error")
     if errors:
-        click.echo(f"{errors} error{'s' * (errors != 1)} found; nothing was written.", err=True)
+        outcome = "; nothing was written." if writes else "."
+        click.echo(f"{errors} error{'s' * (errors != 1)} found{outcome}", err=True)
+
+
+def require_or_exit(command: str, frameworks: set[str]) -> None:
+    """Exit 2 with the extra to install when `command` needs a framework or library that is not installed."""
+    from alexgen.extras import MissingExtra, require
+
+    try:
+        require(command, frameworks)
+    except MissingExtra as exc:
+        report_missing(exc)
+
+
+def report_missing(exc: MissingExtra) -> NoReturn:
+    """Print which optional package is missing and how to install it, then exit 2."""
+    click.echo(f"alexgen: error: {exc}\n    hint: {exc.hint}", err=True)
+    sys.exit(EXIT_INVALID)
 
 
 def budget_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -64,7 +85,8 @@ def make_budget(max_params: int, max_activation_mb: int) -> Budget:
     return Budget(max_params=max_params, max_activation_bytes=max_activation_mb * MIB)
 
 
-def load_or_exit(spec: str | None, budget: Budget = DEFAULT_BUDGET, sets: tuple[str, ...] = ()) -> Graph:
+def load_or_exit(spec: str | None, budget: Budget = DEFAULT_BUDGET, sets: tuple[str, ...] = (),
+                 writes: bool = False) -> Graph:
     """The analysed graph of SPEC (the bundled AlexNet when None), exiting 2 on invalid input."""
     from alexgen.resources import bundled_spec
     from alexgen.validate import load_graph
@@ -74,16 +96,32 @@ def load_or_exit(spec: str | None, budget: Budget = DEFAULT_BUDGET, sets: tuple[
     try:
         graph = load_graph(path, display, budget, sets)
     except SpecError as exc:
-        report_problems(exc.diagnostics)
+        report_problems(exc.diagnostics, writes)
         sys.exit(EXIT_INVALID)
     report_problems(graph.warnings)
     return graph
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """A command group whose list wraps each command's first sentence instead of cutting it off."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The Commands section: every visible command with its whole first sentence."""
+        commands = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
+        rows = [(name, command.get_short_help_str(limit=10_000)) for name, command in commands
+                if command is not None and not command.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="alexgen")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Compile a declarative AlexNet-family spec into Keras 3 and PyTorch source."""
+    if ctx.invoked_subcommand is None:  # `alexgen` alone: the help, which is what was asked for
+        click.echo(ctx.get_help())
 
 
 @cli.command()
@@ -123,7 +161,7 @@ def load_all_or_exit(specs: tuple[str, ...], budget: Budget = DEFAULT_BUDGET,
         except SpecError as exc:
             problems.extend(exc.diagnostics)
     if problems:
-        report_problems(problems)
+        report_problems(problems, writes=True)
         sys.exit(EXIT_INVALID)
     for graph, _ in graphs:
         report_problems(graph.warnings)
@@ -132,7 +170,8 @@ def load_all_or_exit(specs: tuple[str, ...], budget: Budget = DEFAULT_BUDGET,
 
 @cli.command()
 @click.argument("specs", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--target", type=click.Choice(["keras", "pytorch", "all"]), default="all", show_default=True)
+@click.option("--target", type=click.Choice(["keras", "pytorch", "all"]), default="all", show_default=True,
+              help="Which framework's modules to write.")
 @click.option("--out", "out_dir", type=click.Path(), default="generated", show_default=True,
               help="Output folder (gets keras/ and pytorch/ packages).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when a generated file is stale.")
@@ -160,7 +199,7 @@ def render(specs: tuple[str, ...], target: str, out_dir: str, check: bool, templ
             sys.exit(1 if diffs else 0)
         written = write_outputs(outputs, Path(out_dir), force)
     except RenderError as exc:
-        report_problems(exc.diagnostics)
+        report_problems(exc.diagnostics, writes=True)
         sys.exit(EXIT_INVALID)
     click.echo(f"wrote {len(written)} file(s), {len(outputs) - len(written)} unchanged, in {out_dir}/", err=True)
 
@@ -169,15 +208,19 @@ def render(specs: tuple[str, ...], target: str, out_dir: str, check: bool, templ
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--tolerance", type=float, default=1e-5, show_default=True,
               help="Largest error allowed, relative to the reference's largest magnitude.")
-@click.option("--batch", type=click.IntRange(1, 1024), default=2, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--batch", type=click.IntRange(1, 1024), default=2, show_default=True,
+              help="Examples in the random input batch (and in the training step).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the random weights, input and labels; the same seed gives the same numbers.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Output format.")
 @set_option
 def check(spec: str, tolerance: float, batch: int, seed: int, fmt: str, sets: tuple[str, ...]) -> None:
     """Prove the Keras and PyTorch renderings of SPEC are the same network and training step."""
+    graph = load_or_exit(spec, sets=sets)
+    require_or_exit("check", {"keras", "pytorch"})
     from alexgen.check import print_rows, rows_json, run_check
 
-    graph = load_or_exit(spec, sets=sets)
     rows = run_check(graph, Path(spec).as_posix(), tolerance, batch, seed)
     if fmt == "json":
         click.echo(rows_json(graph, rows, tolerance))
@@ -187,23 +230,28 @@ def check(spec: str, tolerance: float, batch: int, seed: int, fmt: str, sets: tu
 
 
 @cli.command("convert-weights")
-@click.option("--spec", "spec", required=True, type=click.Path(dir_okay=False))
-@click.option("--from", "source", required=True, type=click.Choice(["keras", "pytorch", "neutral"]))
-@click.option("--to", "dest", required=True, type=click.Choice(["keras", "pytorch", "neutral"]))
+@click.option("--spec", "spec", required=True, type=click.Path(dir_okay=False),
+              help="The spec the weights belong to (its hash is checked against the file's).")
+@click.option("--from", "source", required=True, type=click.Choice(["keras", "pytorch", "neutral"]),
+              help="Format of INPUT_PATH: a Keras .weights.h5/.keras file, a PyTorch state_dict, or neutral "
+              "safetensors.")
+@click.option("--to", "dest", required=True, type=click.Choice(["keras", "pytorch", "neutral"]),
+              help="Format of OUTPUT_PATH.")
 @click.argument("input_path", type=click.Path(exists=True, dir_okay=False))
 @click.argument("output_path", type=click.Path(dir_okay=False))
 @set_option
 def convert_weights(spec: str, source: str, dest: str, input_path: str, output_path: str,
                     sets: tuple[str, ...]) -> None:
     """Convert weights between a Keras file, a PyTorch state_dict and the neutral safetensors file."""
+    graph = load_or_exit(spec, sets=sets, writes=True)
+    require_or_exit("convert-weights", {source, dest} - {"neutral"})
     from alexgen.convert import convert
     from alexgen.weights import WeightsError
 
-    graph = load_or_exit(spec, sets=sets)
     try:
         count = convert(graph, Path(spec).as_posix(), source, dest, Path(input_path), Path(output_path))
     except WeightsError as exc:
-        click.echo(f"alexgen: {exc}", err=True)
+        click.echo(f"alexgen: error: {exc}", err=True)
         sys.exit(EXIT_INVALID)
     click.echo(f"converted {count} tensors: {input_path} ({source}) -> {output_path} ({dest})", err=True)
 
@@ -286,6 +334,10 @@ def main() -> None:
     """Entry point: never show a traceback (set ALEXGEN_DEBUG=1 to see one for a bug report)."""
     import os
 
+    from alexgen.extras import PROVIDED_BY, MissingExtra
+    from alexgen.quiet import quiet_framework_startup
+
+    quiet_framework_startup()
     try:
         cli(standalone_mode=True)
     except KeyboardInterrupt:
@@ -293,6 +345,9 @@ def main() -> None:
     except Exception as exc:
         if os.environ.get("ALEXGEN_DEBUG"):
             raise
+        module = (getattr(exc, "name", None) or "").split(".")[0] if isinstance(exc, ModuleNotFoundError) else ""
+        if module in PROVIDED_BY:  # an optional package that the up-front check did not foresee
+            report_missing(MissingExtra(sys.argv[1] if len(sys.argv) > 1 else "", [module]))
         click.echo(f"alexgen: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo("This is a bug in alexgen; rerun with ALEXGEN_DEBUG=1 for the details.", err=True)
         sys.exit(70)

@@ -10,7 +10,7 @@ Level = Literal["error", "warning"]
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """One located problem in a spec file."""
+    """One located problem in a spec file (line 0: about the file as a whole, e.g. it does not exist)."""
 
     message: str
     file: str = "<spec>"
@@ -26,7 +26,8 @@ class Diagnostic:
         where = ""
         if self.layer is not None:
             where = f"layer {self.index} '{self.layer}': " if self.index is not None else f"'{self.layer}': "
-        text = f"{self.file}:{self.line}:{self.column}: {self.level}: {where}{self.message}"
+        place = f"{self.file}:{self.line}:{self.column}" if self.line > 0 else "alexgen"  # line 0: about the file
+        text = f"{place}: {self.level}: {where}{self.message}"
         if self.hint:
             text += f"\n    hint: {self.hint}"
         return text

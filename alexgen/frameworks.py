@@ -10,9 +10,10 @@ from pathlib import Path
 from types import ModuleType
 
 from alexgen.graph import Graph
+from alexgen.quiet import quiet_framework_startup
 from alexgen.render import environment, render_module
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+quiet_framework_startup()
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 

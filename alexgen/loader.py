@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from alexgen.diagnostics import Diagnostic, SpecError
+from alexgen.yamlhints import syntax_hint
 
 Path_ = tuple[str | int, ...]
 
@@ -210,10 +211,10 @@ _OPEN = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
 _CLOSE = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
 
-def _check_depth(text: str, file: str) -> None:
-    """Refuse a document nesting deeper than MAX_DEPTH, from libyaml's event stream (no recursion, stops early)."""
+def _check_depth(text: str, file: str, loader: type) -> None:
+    """Refuse a document nesting deeper than MAX_DEPTH, from the event stream (no recursion, stops early)."""
     depth = 0
-    for event in yaml.parse(text, Loader=_FastComposer):
+    for event in yaml.parse(text, Loader=loader):
         if isinstance(event, _OPEN):
             depth += 1
             if depth > MAX_DEPTH:
@@ -227,16 +228,19 @@ def _compose(text: str, file: str) -> yaml.Node | None:
     """The node tree (aliases still shared, so nothing is expanded yet), or a located syntax error.
 
     libyaml composes when it is installed; when it refuses a document, the pure-Python parser reads it again,
-    so the messages (and the documents accepted) are PyYAML's own.
+    so the messages (and the documents accepted) are PyYAML's own. Depth is checked on each parser's event stream
+    before composing: libyaml's composer recurses in C, PyYAML's in Python. The libyaml in PyYAML 6.0.4's wheels
+    refuses nesting beyond 1000 levels with an unlocated error of its own, which sends the document here.
     """
     text = _untab_json(text)
     if _LIBYAML:
         try:
-            _check_depth(text, file)  # libyaml's composer recurses in C: a deep document would crash it
+            _check_depth(text, file, _FastComposer)
             return yaml.compose(text, Loader=_FastComposer)
         except yaml.YAMLError:
             pass
     try:
+        _check_depth(text, file, _Yaml12Resolver)  # the pure-Python parser has no depth limit and no recursion
         return yaml.compose(text, Loader=_Yaml12Resolver)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -245,8 +249,7 @@ def _compose(text: str, file: str) -> yaml.Node | None:
         if exc.context and detail.startswith("but "):  # e.g. "expected a single document ..., but found another"
             detail = f"{exc.context}, {detail}"
         message = f"YAML syntax error: {detail}"
-        hint = "YAML indents with spaces, never tabs" if "'\\t'" in str(exc) else None
-        raise SpecError([Diagnostic(message, file, line, column, hint)]) from None
+        raise SpecError([Diagnostic(message, file, line, column, syntax_hint(exc, text))]) from None
     except yaml.YAMLError as exc:
         raise SpecError([Diagnostic(f"YAML error: {exc}", file)]) from None
     except RecursionError:
@@ -293,8 +296,11 @@ def load_document(path: str | Path, display: str | None = None) -> LoadedDocumen
     file = display or str(path)
     try:
         raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise SpecError([Diagnostic(f"cannot read the spec: {exc.strerror or exc}", file)]) from None
+    except OSError as exc:  # about the file, not a place in it: no position
+        message = (f"no such file: {file}" if isinstance(exc, FileNotFoundError)
+                   else f"{file} is a folder, not a spec file" if isinstance(exc, IsADirectoryError)
+                   else f"cannot read {file}: {exc.strerror or exc}")
+        raise SpecError([Diagnostic(message, file, line=0, column=0)]) from None
     if len(raw) > MAX_BYTES:
         raise SpecError([Diagnostic(f"the spec is larger than {MAX_BYTES} bytes", file)])
     text = _decode(raw, file)

@@ -15,6 +15,7 @@ from pathlib import Path
 import jinja2
 
 from alexgen.diagnostics import Diagnostic
+from alexgen.files import usual_mode
 from alexgen.graph import Graph
 from alexgen.resources import data_dir
 from alexgen.targets.common import CONTENT_MARK, HEADER_MARK, UNSEALED, Meta, Target, TargetError, class_name
@@ -261,6 +262,7 @@ def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(descriptor, usual_mode())  # mkstemp creates 0600
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
             handle.flush()

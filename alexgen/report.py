@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import os
+import re
 from typing import Any, Literal
 
 from alexgen.graph import Graph, Node
@@ -99,23 +102,88 @@ def to_markdown(graph: Graph) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_table(graph: Graph, width: int | None = None) -> None:
-    """Print a rich table that fits a 100-column terminal."""
+NUMERIC = {"params", "non-train.", "MACs", "activ."}
+DROPPABLE = ("RF/stride", "activ.", "non-train.", "type")  # left out in this order when the terminal is too narrow
+
+
+def terminal_width() -> int:
+    """COLUMNS when set (also when piped), else the terminal's width, else 100."""
+    import shutil
+    import sys
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100
+
+
+def _table(graph: Graph, columns: list[str]) -> Any:
+    """A rich table of the given columns, every cell on one line (numbers are never cut)."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(width=width) if width else Console()
-    if not width and not console.is_terminal:
-        console = Console(width=100)
     title = Text(printable(f"{graph.name}  ({graph.path})"))  # plain text: a path's [brackets] are not markup
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
-    for column in COLUMNS:
-        justify: Literal["right", "left"] = "right" if column in {"params", "non-train.", "MACs", "activ."} else "left"
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
+    for column in columns:
+        justify: Literal["right", "left"] = "right" if column in NUMERIC else "left"
         table.add_column(column, justify=justify, no_wrap=True)
+    keep = [COLUMNS.index(column) for column in columns]
     for row in rows(graph):
-        table.add_row(*row)
-    console.print(table)
-    for label, value in summary_lines(graph):
-        console.print(f"  {label:<36}{value}")
+        table.add_row(*(Text(row[i]) for i in keep))
+    return table
+
+
+def _compact(graph: Graph, width: int) -> list[str]:
+    """One entry per layer, its figures wrapped between (never inside) `label value` pairs."""
+    lines = [printable(f"{graph.name}  ({graph.path})"), ""]
+    for row in rows(graph):
+        lines.append(f"{row[0]} ({row[1]}) -> {row[2]}")
+        current = ""
+        for label, value in zip(COLUMNS[3:], row[3:], strict=True):
+            if not value:
+                continue
+            pair = f"{label} {value}"
+            if current and len(current) + 3 + len(pair) > width:
+                lines.append(current)
+                current = ""
+            current = f"{current}   {pair}" if current else f"    {pair}"
+        if current:
+            lines.append(current)
+    return lines
+
+
+def table_lines(graph: Graph, width: int, color: bool = False) -> list[str]:
+    """The table as lines of at most `width` characters (when its layer names allow), without trailing spaces.
+
+    Less important columns are left out until the table fits; below the narrowest table, a compact layout."""
+    from rich.console import Console
+
+    table = rows(graph)
+    columns = [column for i, column in enumerate(COLUMNS) if i < 3 or any(row[i] for row in table)]
+    ruler = Console(width=10_000, file=io.StringIO())
+    while ruler.measure(_table(graph, columns)).maximum > width and any(c in columns for c in DROPPABLE):
+        columns.remove(next(c for c in DROPPABLE if c in columns))
+    if ruler.measure(_table(graph, columns)).maximum > width:
+        lines = _compact(graph, width)
+    else:
+        console = Console(width=width, file=io.StringIO(), force_terminal=color, no_color=not color, highlight=False)
+        with console.capture() as capture:
+            console.print(_table(graph, columns))
+        lines = capture.get().splitlines()
+    totals = summary_lines(graph)
+    aligned = 2 + 36 + max(len(value) for _, value in totals) <= width
+    lines += [""] + [f"  {label:<36}{value}" if aligned else f"  {label}: {value}" for label, value in totals]
+    return [_TRAILING.sub(r"\1", line) for line in lines]
+
+
+_TRAILING = re.compile(r" +((?:\x1b\[[0-9;]*m)*)$")  # spaces before the end of a line (and its colour resets)
+
+
+def print_table(graph: Graph, width: int | None = None) -> None:
+    """Print the analysis table, fitted to `width` (default: COLUMNS, the terminal, or 100 columns)."""
+    import sys
+
+    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    for line in table_lines(graph, width or terminal_width(), color):
+        print(line)

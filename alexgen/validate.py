@@ -15,6 +15,7 @@ from alexgen.diagnostics import Diagnostic, Diagnostics, SpecError
 from alexgen.graph import Graph, Unchecked, build_graph, default_names
 from alexgen.loader import LoadedDocument, SourceMap
 from alexgen.spec import LAYER_MODELS, TAGGED_MODELS, Layer, LayerBase, Regularizer, Spec, Training
+from alexgen.yamlhints import colon_slip
 
 _CONTEXT_MODELS: dict[tuple[str, ...], type[BaseModel]] = {(): Spec, ("training",): Training}
 
@@ -62,7 +63,8 @@ def _describe(error: dict[str, Any], data: Any, path: tuple[str | int, ...]) -> 
     kind, value = error["type"], error.get("input")
     if kind == "extra_forbidden":
         allowed = _allowed_keys(data, path[:-1])
-        hint = _suggest(str(path[-1]), allowed) or (f"allowed keys: {', '.join(allowed)}" if allowed else None)
+        hint = colon_slip(path[-1]) or _suggest(str(path[-1]), allowed) or (
+            f"allowed keys: {', '.join(allowed)}" if allowed else None)
         return f"unknown key '{path[-1]}'", hint, True
     if kind == "missing":
         return f"missing required key '{error['loc'][-1]}'", None, False
@@ -72,7 +74,9 @@ def _describe(error: dict[str, Any], data: Any, path: tuple[str | int, ...]) -> 
         hint = _suggest(given, tags) or f"known types: {', '.join(tags)}"
         return f"unknown type '{given}'", hint, False
     if kind == "union_tag_not_found":
-        return "missing key 'type'", "every layer (and optimizer, schedule, initializer) needs a `type`", False
+        slip = next((colon_slip(key) for key in value if str(key).startswith("type:")), None) if isinstance(
+            value, dict) else None
+        return "missing key 'type'", slip or "every layer (and optimizer, schedule, initializer) needs a `type`", False
     if kind in {"int_type", "float_type"} and isinstance(value, bool):
         return f"expected a number, got the boolean {str(value).lower()}", "write a number, e.g. 96", False
     if kind == "int_type" and isinstance(value, float):
@@ -90,7 +94,7 @@ def _describe(error: dict[str, Any], data: Any, path: tuple[str | int, ...]) -> 
         return ("the text holds a lone surrogate (half of a UTF-16 pair, e.g. from a \\ud800 escape), which no "
                 "file can store", "remove the escape, or write the character itself", False)
     message = error["msg"].replace("Value error, ", "")
-    hint = f"rename it, e.g. '{value}_'" if "Python keyword" in message else None
+    hint = f"rename it, e.g. '{value}_'" if "Python keyword" in message else colon_slip(value)
     if isinstance(value, (dict, list)) or f"(got {value!r})" in message or f"'{value}'" in message:
         return message, hint, False
     return f"{message} (got {_shown(value)})", hint, False
@@ -151,6 +155,8 @@ def validation_diagnostics(exc: ValidationError, data: dict[str, Any], source: S
     described = {path: _describe(errors[0], data, path) if len(errors) == 1 else _union(errors)
                  for path, errors in groups.items()}
     typos = {(path[:-1], hint) for path, (message, hint, _) in described.items() if message.startswith("unknown key")}
+    typos |= {(path[:-1], f"did you mean '{str(path[-1]).split(':')[0]}'?") for path, (message, hint, _) in
+              described.items() if message.startswith("unknown key") and hint == colon_slip(path[-1]) and hint}
     found = []
     for path, errors in groups.items():
         message, hint, at_key = described[path]

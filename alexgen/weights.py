@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alexgen.analysis import LAYOUT_AXES, Shape, Slot
+from alexgen.files import give_usual_permissions
 from alexgen.graph import Graph, Node
 
 if TYPE_CHECKING:
@@ -217,6 +218,7 @@ def write_neutral(path: Path, tensors: dict[str, Array], graph: Graph) -> None:
 
     save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}, str(path),
               metadata=metadata(graph))
+    give_usual_permissions(path)  # safetensors creates its files 0600
 
 
 def read_neutral(path: Path, graph: Graph, expected: dict[str, Shape] | None = None,

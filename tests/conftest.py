@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -69,10 +70,12 @@ def diagnose() -> Callable[[str], list[Diagnostic]]:
 
 @pytest.fixture
 def alexgen_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run `python -m alexgen ARGS` in a subprocess from the repository root."""
+    """Run `python -m alexgen ARGS` in a subprocess from the repository root, 100 columns wide."""
+    # the width is fixed: a terminal's, or the COLUMNS=80 that readline (loaded by pytest) exports to children
+    env = {**os.environ, "COLUMNS": "100"}
 
     def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "alexgen", *args], cwd=cwd, capture_output=True, text=True,
-                              encoding="utf-8", check=False, timeout=120)
+                              encoding="utf-8", check=False, timeout=120, env=env)
 
     return run

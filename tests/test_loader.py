@@ -185,8 +185,12 @@ def test_load_document_refuses_other_encodings_with_a_position(tmp_path: Path) -
 
 
 def test_load_document_refuses_missing_and_huge_files(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match="cannot read the spec"):
-        load_document(tmp_path / "missing.yaml")
+    with pytest.raises(SpecError) as info:
+        load_document(tmp_path / "missing.yaml", "missing.yaml")
+    assert [d.format() for d in info.value.diagnostics] == ["alexgen: error: no such file: missing.yaml"]
+    with pytest.raises(SpecError) as info:
+        load_document(tmp_path, "folder")
+    assert [d.format() for d in info.value.diagnostics] == ["alexgen: error: folder is a folder, not a spec file"]
     huge = tmp_path / "huge.yaml"
     huge.write_bytes(b"#" * (loader.MAX_BYTES + 1))
     with pytest.raises(SpecError, match="larger than"):

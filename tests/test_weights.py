@@ -466,7 +466,7 @@ def test_convert_weights_subprocess_refuses_a_wrong_file_without_a_traceback(wro
                             cwd=ROOT, capture_output=True, text=True, env=env, timeout=300, check=False)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
-    assert result.stderr.splitlines()[-1] == (f"alexgen: {wrong_files / 'lrn.weights.h5'}: not a PyTorch "
+    assert result.stderr.splitlines()[-1] == (f"alexgen: error: {wrong_files / 'lrn.weights.h5'}: not a PyTorch "
                                               "state_dict saved with torch.save (UnpicklingError)")
     assert result.stdout.strip() == "False"
 
