@@ -256,13 +256,13 @@ def check_shapes(tensors: dict[str, Array], expected: dict[str, Shape], where: s
 
 
 def torch_table(graph: Graph, paths: dict[str, str]) -> list[tuple[str, tuple[object, ...]]]:
-    """Per neutral key: its state_dict key, the neutral axes in PyTorch's order, and (for rows that follow a
-    flatten) the flattened blocks."""
+    """Per neutral key: its neutral shape, its state_dict key, the neutral axes in PyTorch's order, and (for rows
+    that follow a flatten) the flattened blocks."""
     permuted = permuted_inputs(graph)
     rows: list[tuple[str, tuple[object, ...]]] = []
     for node in graph.weighted:
         for slot in node.slots:
             blocks = permuted.get(node.name) if slot.follows_input else None
-            value: tuple[object, ...] = (f"{paths[node.name]}.{slot.torch}", LAYOUT_AXES[slot.layout])
+            value: tuple[object, ...] = (slot.shape, f"{paths[node.name]}.{slot.torch}", LAYOUT_AXES[slot.layout])
             rows.append((f"{node.name}.{slot.name}", (*value, tuple(blocks)) if blocks else value))
     return rows

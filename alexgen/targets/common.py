@@ -182,8 +182,8 @@ def common_context(graph: Graph, meta: Meta, framework: str, input_shape: tuple[
     """The parts of a context both targets fill the same way."""
     training = graph.spec.training
     flat_output = len(graph.output.shape) == 1
-    exports = ["INPUT_SHAPE", *(["NUM_CLASSES"] if flat_output else []), class_name(graph.name), "build_model",
-               "save_weights", "load_weights"]
+    exports = [class_name(graph.name), "build_model", "load_weights", "save_weights", "INPUT_SHAPE",
+               *(["NUM_CLASSES"] if flat_output else [])]
     return Context(
         header=meta.header_comment(),
         title=f"{graph.name}: {len(graph.nodes)} layers, {graph.total_params:,} parameters, {framework}.",
