@@ -106,6 +106,23 @@ TABLE: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
       'name="c"),',),
      ("nn.init.trunc_normal_(self.features.c.weight, mean=0.0, std=0.02, a=-0.04, b=0.04)",
       "nn.init.zeros_(self.features.c.bias)")),
+    # --- depthwise_conv2d --------------------------------------------------------------------------------------
+    ("depthwise_conv2d",  # PyTorch: groups = channels, channels x multiplier outputs; glorot with Keras's fans
+     "- {type: depthwise_conv2d, name: d, kernel_size: 3, depth_multiplier: 2}",
+     ('layers.DepthwiseConv2D(3, depth_multiplier=2, name="d"),',),
+     ('("d", nn.Conv2d(3, 6, kernel_size=3, groups=3)),  # -> 6x14x14', GAP,
+      "nn.init.uniform_(self.features.d.weight, a=-0.3651483716701107, b=0.3651483716701107)",  # sqrt(6 / (27 + 18))
+      "nn.init.zeros_(self.features.d.bias)")),
+    ("depthwise_conv2d-same-stride2-no-bias-l2",  # out 8: total 1, after; kernel_* keys are Keras's depthwise_*
+     "- {type: depthwise_conv2d, name: d, kernel_size: 3, strides: 2, padding: same, use_bias: false, "
+     "activation: relu, kernel_initializer: he_uniform, kernel_regularizer: {l2: 0.001}}",
+     ('layers.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=1, activation="relu", use_bias=False, '
+      'depthwise_initializer="he_uniform", depthwise_regularizer=keras.regularizers.L2(0.001), name="d"),',),
+     ('("d_pad", nn.ZeroPad2d((0, 1, 0, 1))),',
+      '("d", nn.Conv2d(3, 3, kernel_size=3, stride=2, groups=3, bias=False)),',
+      '("d_relu", nn.ReLU(inplace=True)),  # -> 3x8x8', GAP,
+      "nn.init.uniform_(self.features.d.weight, a=-0.4714045207910317, b=0.4714045207910317)", GAP,  # sqrt(6 / 27)
+      "return 0.001 * model.features.d.weight.square().sum()")),
     # --- dense -------------------------------------------------------------------------------------------------
     ("dense",  # the flatten at the features/classifier boundary is torch.flatten in forward
      "- {type: flatten, name: f}\n- {type: dense, name: d, units: 10}",

@@ -12,6 +12,7 @@ from alexgen.ops import (
     concatenate,
     conv2d,
     dense,
+    depthwise_conv2d,
     dropout,
     flatten,
     global_avg_pool2d,
@@ -37,6 +38,7 @@ OPS: tuple[Op[Any], ...] = (
     flatten.OP,
     activation.OP,
     concatenate.OP,
+    depthwise_conv2d.OP,
 )
 BY_NAME: dict[str, Op[Any]] = {op.name: op for op in OPS}
 
