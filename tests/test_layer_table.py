@@ -269,6 +269,18 @@ TABLE: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
       "gap = cat.mean(dim=(2, 3))  # -> 7",
       "act = F.softmax(gap, dim=1)  # -> 7",
       "return act")),
+    ("add",  # a residual sum: Keras's Add on the list, PyTorch's `+` in forward
+     "- {type: conv2d, name: a, filters: 3, kernel_size: 3, padding: same, activation: relu}\n"
+     "- {type: conv2d, name: b, filters: 3, kernel_size: 1}\n"
+     "- {type: add, name: s, inputs: [input, a, b]}",
+     ('a = layers.Conv2D(3, 3, padding="same", activation="relu", name="a")(inputs)',
+      'b = layers.Conv2D(3, 1, name="b")(a)',
+      's = layers.Add(name="s")([inputs, a, b])',
+      'return keras.Model(inputs, s, name="probe")'),
+     ("a = F.relu(self.a(x))  # -> 3x16x16",
+      "b = self.b(a)  # -> 3x16x16",
+      "s = x + a + b  # -> 3x16x16",
+      "return s")),
     ("concatenate-flat-axis",
      "- {type: conv2d, name: a, filters: 4, kernel_size: 3, activation: relu, inputs: [input]}\n"
      "- {type: flatten, name: fa}\n"

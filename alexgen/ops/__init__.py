@@ -7,6 +7,7 @@ from typing import Any
 from alexgen.ops import (
     activation,
     adaptive_avg_pool2d,
+    add,
     avg_pool2d,
     batch_norm,
     concatenate,
@@ -39,6 +40,7 @@ OPS: tuple[Op[Any], ...] = (
     activation.OP,
     concatenate.OP,
     depthwise_conv2d.OP,
+    add.OP,
 )
 BY_NAME: dict[str, Op[Any]] = {op.name: op for op in OPS}
 
