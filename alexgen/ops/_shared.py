@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from alexgen.analysis import Shape, Slot, Window
+from alexgen.analysis import Field, LayerStats, Shape, Slot, Window
 from alexgen.ops.base import KerasLayer, Module
 from alexgen.specbase import Initializer, LayerBase, Regularizer, WeightedLayer
 from alexgen.targets.emit import Code, call, keras_pads, pair_text, torch_pads
@@ -119,3 +119,8 @@ ACTIVATION_MODULES = {"relu": "nn.ReLU(inplace=True)", "softmax": "nn.Softmax(di
 ACTIVATION_FUNCTIONS = {"relu": "F.relu({})", "softmax": "F.softmax({}, dim=1)", "sigmoid": "torch.sigmoid({})",
                         "tanh": "torch.tanh({})", "linear": "{}"}
 SAVES_OUTPUT = {"sigmoid", "tanh", "softmax"}  # their backward reads their output: no in-place op may follow
+
+
+def keep_shape(layer: LayerBase, shapes: list[Shape], fields: list[Field]) -> LayerStats:
+    """An element-wise layer: the input's shape and receptive field, no parameters."""
+    return LayerStats(shapes[0], field=fields[0])
