@@ -247,6 +247,18 @@ TABLE: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
      "- {type: conv2d, name: c, filters: 8, kernel_size: 3}\n- {type: activation, name: a, activation: relu}",
      ('layers.Conv2D(8, 3, name="c"),', 'layers.Activation("relu", name="a"),'),
      ('("c", nn.Conv2d(3, 8, kernel_size=3)),  # -> 8x14x14', '("a", nn.ReLU(inplace=True)),  # -> 8x14x14')),
+    ("leaky_relu",  # the slope always written out: Keras's default is 0.3, PyTorch's 0.01
+     "- {type: leaky_relu, name: a, negative_slope: 0.1}",
+     ('layers.LeakyReLU(negative_slope=0.1, name="a"),',),
+     ('("a", nn.LeakyReLU(negative_slope=0.1)),  # -> 3x16x16',)),
+    ("elu",
+     "- {type: elu, name: a, alpha: 0.5}",
+     ('layers.ELU(alpha=0.5, name="a"),',),
+     ('("a", nn.ELU(alpha=0.5)),  # -> 3x16x16',)),
+    ("gelu",  # Keras has no GELU layer: the module defines one; its approximate is a boolean
+     "- {type: gelu, name: a}\n- {type: gelu, name: b, approximate: tanh}",
+     ("class GELU(layers.Layer):", GAP, 'GELU(approximate=False, name="a"),', 'GELU(approximate=True, name="b"),'),
+     ('("a", nn.GELU(approximate="none")),  # -> 3x16x16', '("b", nn.GELU(approximate="tanh")),  # -> 3x16x16')),
     # --- graphs: the functional API and an explicit forward -----------------------------------------------------
     ("concatenate",
      "- {type: conv2d, name: a, filters: 4, kernel_size: 1, inputs: [input]}\n"

@@ -15,8 +15,11 @@ from alexgen.ops import (
     dense,
     depthwise_conv2d,
     dropout,
+    elu,
     flatten,
+    gelu,
     global_avg_pool2d,
+    leaky_relu,
     lrn,
     max_pool2d,
     zero_padding2d,
@@ -41,6 +44,9 @@ OPS: tuple[Op[Any], ...] = (
     concatenate.OP,
     depthwise_conv2d.OP,
     add.OP,
+    leaky_relu.OP,
+    elu.OP,
+    gelu.OP,
 )
 BY_NAME: dict[str, Op[Any]] = {op.name: op for op in OPS}
 
