@@ -44,6 +44,7 @@ def to_dict(graph: Graph) -> dict[str, Any]:
         "trainable_params": graph.trainable_params,
         "non_trainable_params": graph.total_params - graph.trainable_params,
         "macs": graph.macs,
+        "other_ops": graph.other_ops,
         "layers": [
             {
                 "name": n.name,
@@ -53,6 +54,7 @@ def to_dict(graph: Graph) -> dict[str, Any]:
                 "params": n.params,
                 "trainable_params": n.trainable,
                 "macs": n.macs,
+                "other_ops": n.other_ops,
                 "receptive_field": {"size": list(n.field.size), "stride": list(n.field.stride)},
             }
             for n in graph.nodes
@@ -72,21 +74,22 @@ def summary_lines(graph: Graph) -> list[tuple[str, str]]:
         ("trainable", f"{graph.trainable_params:,}"),
         ("non-trainable", f"{graph.total_params - graph.trainable_params:,}"),
         ("MACs", f"{graph.macs:,} ({_si(graph.macs)})"),
+        ("other ops", f"{graph.other_ops:,} ({_si(graph.other_ops)})"),
         ("weight memory (fp32)", _mib(graph.total_params)),
         ("activation memory (fp32, 1 image)", _mib(graph.activation_count)),
     ]
 
 
-COLUMNS = ("layer", "type", "output", "params", "non-train.", "MACs", "activ.", "RF/stride")
+COLUMNS = ("layer", "type", "output", "params", "non-train.", "MACs", "other", "activ.", "RF/stride")
 
 
 def rows(graph: Graph) -> list[tuple[str, ...]]:
     """One row of display strings per layer, after an input row."""
-    first: tuple[str, ...] = ("input", "input", _shape(graph.input_shape), "", "", "",
+    first: tuple[str, ...] = ("input", "input", _shape(graph.input_shape), "", "", "", "",
                               _si(math.prod(graph.input_shape)), "1/1")
     return [first] + [
         (n.name, n.type, _shape(n.shape), f"{n.params:,}", f"{n.non_trainable:,}" if n.non_trainable else "",
-         _si(n.macs) if n.macs else "", _si(n.size), _field(n))
+         _si(n.macs) if n.macs else "", _si(n.other_ops) if n.other_ops else "", _si(n.size), _field(n))
         for n in graph.nodes
     ]
 
@@ -112,7 +115,8 @@ def print_table(graph: Graph, width: int | None = None) -> None:
     title = Text(printable(f"{graph.name}  ({graph.path})"))  # plain text: a path's [brackets] are not markup
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
     for column in COLUMNS:
-        justify: Literal["right", "left"] = "right" if column in {"params", "non-train.", "MACs", "activ."} else "left"
+        numeric = column in {"params", "non-train.", "MACs", "other", "activ."}
+        justify: Literal["right", "left"] = "right" if numeric else "left"
         table.add_column(column, justify=justify, no_wrap=True)
     for row in rows(graph):
         table.add_row(*row)

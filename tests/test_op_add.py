@@ -25,7 +25,7 @@ def test_analysis_keeps_the_shape_and_widens_the_field(analyze_text: Callable[[s
     graph = analyze_text(spec_text(RESIDUAL.replace("filters: 4", "filters: 3")))
     node = graph.node("s")
     assert node.shape == (32, 32, 3) and node.params == 0
-    assert node.macs == 2 * 32 * 32 * 3  # two additions per element for three inputs
+    assert node.macs == 0 and node.other_ops == 2 * 32 * 32 * 3  # two additions per element for three inputs
     assert node.field.size == (3, 3)  # the widest input's (a and b: 3x3; the input itself: 1x1)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,11 @@ def kernel_slots(layer: WeightedLayer, kernel: Shape, layout: str, torch_shape: 
         channels = torch_shape[0] if torch_shape else kernel[-1]
         slots.append(Slot("bias", (channels,), "bias"))
     return tuple(slots)
+
+
+def epilogue_ops(layer: WeightedLayer, outputs: int) -> int:
+    """Operations after a weighted layer's multiply-accumulates: a bias add and an activation per output."""
+    return outputs * (int(layer.use_bias) + int(layer.activation not in (None, "linear")))
 
 
 def count(slots: tuple[Slot, ...]) -> int:
@@ -122,5 +128,11 @@ SAVES_OUTPUT = {"sigmoid", "tanh", "softmax"}  # their backward reads their outp
 
 
 def keep_shape(layer: LayerBase, shapes: list[Shape], fields: list[Field]) -> LayerStats:
-    """An element-wise layer: the input's shape and receptive field, no parameters."""
+    """An element-wise layer: the input's shape and receptive field, no parameters, no operations counted."""
     return LayerStats(shapes[0], field=fields[0])
+
+
+def element_wise(layer: LayerBase, shapes: list[Shape], fields: list[Field]) -> LayerStats:
+    """An activation: the input's shape and receptive field, one operation per element (none for linear)."""
+    size = 0 if own_activation(layer) == "linear" else math.prod(shapes[0])
+    return LayerStats(shapes[0], field=fields[0], other_ops=size)

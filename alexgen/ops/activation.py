@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from alexgen.ops._shared import ACTIVATION_FUNCTIONS, ACTIVATION_MODULES, keep_shape
+from alexgen.ops._shared import ACTIVATION_FUNCTIONS, ACTIVATION_MODULES, element_wise
 from alexgen.ops.base import KerasLayer, Module, Op
 from alexgen.specbase import Activation, LayerBase
 from alexgen.targets.emit import Code, call
@@ -32,6 +32,6 @@ def pytorch(node: Node[ActivationLayer]) -> list[Module]:
     return [Module(node.name, code, not_inplace=call("nn.ReLU") if node.layer.activation == "relu" else None)]
 
 
-OP = Op("activation", ActivationLayer, keep_shape, keras, pytorch,
+OP = Op("activation", ActivationLayer, element_wise, keras, pytorch,
         pytorch_functional=lambda node, xs: ACTIVATION_FUNCTIONS[node.layer.activation].format(xs[0]),
         output_activation=lambda layer: layer.activation, flat="keep")

@@ -29,7 +29,7 @@ def analyze(layer: Add, shapes: list[Shape], fields: list[Field]) -> LayerStats:
         raise ShapeError(f"add needs inputs of one shape, got {', '.join(fmt(s) for s in shapes)}",
                          "sum only layers with the same output shape (a 1x1 conv2d can match the channels)",
                          "inputs")
-    return LayerStats(shapes[0], macs=(len(shapes) - 1) * math.prod(shapes[0]), field=widest(fields))
+    return LayerStats(shapes[0], field=widest(fields), other_ops=(len(shapes) - 1) * math.prod(shapes[0]))
 
 
 def keras(node: Node[Add]) -> list[KerasLayer]:

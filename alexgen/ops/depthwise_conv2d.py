@@ -39,7 +39,8 @@ def analyze(layer: DepthwiseConv2D, shapes: list[Shape], fields: list[Field]) ->
     out = c * layer.depth_multiplier
     slots = _shared.kernel_slots(layer, (*win.kernel, c, layer.depth_multiplier), "conv", (out, 1, *win.kernel))
     macs = oh * ow * out * win.kernel[0] * win.kernel[1]
-    return LayerStats((oh, ow, out), _shared.count(slots), _shared.count(slots), macs, grow(fields[0], win), win, slots)
+    return LayerStats((oh, ow, out), _shared.count(slots), _shared.count(slots), macs, grow(fields[0], win), win,
+                      slots, _shared.epilogue_ops(layer, oh * ow * out))
 
 
 def keras(node: Node[DepthwiseConv2D]) -> list[KerasLayer]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from alexgen.ops._shared import keep_shape, keras_simple, torch_simple
+from alexgen.ops._shared import element_wise, keras_simple, torch_simple
 from alexgen.ops.base import Op
 from alexgen.specbase import LayerBase, Positive
 from alexgen.targets.emit import call
@@ -17,5 +17,5 @@ class ELU(LayerBase):
     alpha: Positive = 1.0
 
 
-OP = Op("elu", ELU, keep_shape, keras_simple("layers.ELU", "alpha"),
+OP = Op("elu", ELU, element_wise, keras_simple("layers.ELU", "alpha"),
         torch_simple(lambda layer: call("nn.ELU", alpha=layer.alpha)), flat="keep")

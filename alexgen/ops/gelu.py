@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from alexgen.ops._shared import keep_shape, torch_simple
+from alexgen.ops._shared import element_wise, torch_simple
 from alexgen.ops.base import Helper, KerasLayer, Op
 from alexgen.specbase import LayerBase
 from alexgen.targets.emit import call
@@ -40,5 +40,5 @@ def keras(node: Node[GELU]) -> list[KerasLayer]:
     return [(node.name, call("GELU", approximate=node.layer.approximate == "tanh", name=node.name))]
 
 
-OP = Op("gelu", GELU, keep_shape, keras, torch_simple(lambda layer: call("nn.GELU", approximate=layer.approximate)),
+OP = Op("gelu", GELU, element_wise, keras, torch_simple(lambda layer: call("nn.GELU", approximate=layer.approximate)),
         keras_helpers=lambda node: [Helper("", "GELU", source=KERAS_GELU)], flat="keep")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from alexgen.ops._shared import keep_shape, keras_simple, torch_simple
+from alexgen.ops._shared import element_wise, keras_simple, torch_simple
 from alexgen.ops.base import Op
 from alexgen.specbase import LayerBase, NonNegative
 from alexgen.targets.emit import call
@@ -17,5 +17,5 @@ class LeakyReLU(LayerBase):
     negative_slope: NonNegative
 
 
-OP = Op("leaky_relu", LeakyReLU, keep_shape, keras_simple("layers.LeakyReLU", "negative_slope"),
+OP = Op("leaky_relu", LeakyReLU, element_wise, keras_simple("layers.LeakyReLU", "negative_slope"),
         torch_simple(lambda layer: call("nn.LeakyReLU", negative_slope=layer.negative_slope)), flat="keep")

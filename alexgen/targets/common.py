@@ -93,7 +93,7 @@ def analysis_lines(graph: Graph) -> list[str]:
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     lines = [_table_line(row, widths) for row in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    lines += ["", *(f"{label}: {value}" for label, value in summary_lines(graph)[:4])]
+    lines += ["", *(f"{label}: {value}" for label, value in summary_lines(graph)[:5])]
     return lines
 
 
