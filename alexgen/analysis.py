@@ -97,7 +97,12 @@ LAYOUT_AXES = {"conv": (3, 2, 0, 1), "dense": (1, 0), "vector": (0,)}  # neutral
 
 @dataclass
 class LayerStats:
-    """What one rule computes for a layer."""
+    """What one rule computes for a layer.
+
+    `macs`: multiply-accumulates of convolution and dense weights only (as fvcore, PyTorch's FlopCounterMode and
+    papers count them); `other_ops`: everything else, one per element and operation (bias adds, activations,
+    pooling comparisons and sums, normalization).
+    """
 
     shape: Shape
     params: int = 0
@@ -106,6 +111,7 @@ class LayerStats:
     field: Field = field(default_factory=Field)
     window: Window | None = None
     slots: tuple[Slot, ...] = ()
+    other_ops: int = 0
 
 
 def pair(value: int | list[int]) -> Pair:

@@ -41,6 +41,7 @@ class Node(Generic[L]):
     field: Field
     window: Window | None
     slots: tuple[Slot, ...] = ()
+    other_ops: int = 0
 
     @property
     def type(self) -> str:
@@ -118,13 +119,18 @@ class Graph:
 
     @property
     def macs(self) -> int:
-        """Multiply-accumulates for one example."""
+        """Multiply-accumulates of convolution and dense weights for one example."""
         return sum(n.macs for n in self.nodes)
 
     @property
     def activation_count(self) -> int:
         """Activations held for one example: the input plus every layer's output."""
         return math.prod(self.input_shape) + sum(n.size for n in self.nodes)
+
+    @property
+    def other_ops(self) -> int:
+        """Every other operation for one example: bias adds, activations, pooling, normalization."""
+        return sum(n.other_ops for n in self.nodes)
 
 
 def default_names(layers: list[tuple[str, str | None]]) -> list[str]:
@@ -288,7 +294,7 @@ def _analyse(spec: Spec, names: list[str], inputs: list[list[str]], source: Sour
                                            key=exc.key is None))
             continue
         node = Node(index, names[index], op, layer, inputs[index], shapes, stats.shape, stats.params, stats.trainable,
-                    stats.macs, stats.field, stats.window, stats.slots)
+                    stats.macs, stats.field, stats.window, stats.slots, stats.other_ops)
         known[node.name] = (node.shape, node.field)
         nodes.append(node)
         params, activations = params + node.params, activations + node.size

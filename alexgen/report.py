@@ -47,6 +47,7 @@ def to_dict(graph: Graph) -> dict[str, Any]:
         "trainable_params": graph.trainable_params,
         "non_trainable_params": graph.total_params - graph.trainable_params,
         "macs": graph.macs,
+        "other_ops": graph.other_ops,
         "layers": [
             {
                 "name": n.name,
@@ -56,6 +57,7 @@ def to_dict(graph: Graph) -> dict[str, Any]:
                 "params": n.params,
                 "trainable_params": n.trainable,
                 "macs": n.macs,
+                "other_ops": n.other_ops,
                 "receptive_field": {"size": list(n.field.size), "stride": list(n.field.stride)},
             }
             for n in graph.nodes
@@ -75,21 +77,22 @@ def summary_lines(graph: Graph) -> list[tuple[str, str]]:
         ("trainable", f"{graph.trainable_params:,}"),
         ("non-trainable", f"{graph.total_params - graph.trainable_params:,}"),
         ("MACs", f"{graph.macs:,} ({_si(graph.macs)})"),
+        ("other ops", f"{graph.other_ops:,} ({_si(graph.other_ops)})"),
         ("weight memory (fp32)", _mib(graph.total_params)),
         ("activation memory (fp32, 1 image)", _mib(graph.activation_count)),
     ]
 
 
-COLUMNS = ("layer", "type", "output", "params", "non-train.", "MACs", "activ.", "RF/stride")
+COLUMNS = ("layer", "type", "output", "params", "non-train.", "MACs", "other", "activ.", "RF/stride")
 
 
 def rows(graph: Graph) -> list[tuple[str, ...]]:
     """One row of display strings per layer, after an input row."""
-    first: tuple[str, ...] = ("input", "input", _shape(graph.input_shape), "", "", "",
+    first: tuple[str, ...] = ("input", "input", _shape(graph.input_shape), "", "", "", "",
                               _si(math.prod(graph.input_shape)), "1/1")
     return [first] + [
         (n.name, n.type, _shape(n.shape), f"{n.params:,}", f"{n.non_trainable:,}" if n.non_trainable else "",
-         _si(n.macs) if n.macs else "", _si(n.size), _field(n))
+         _si(n.macs) if n.macs else "", _si(n.other_ops) if n.other_ops else "", _si(n.size), _field(n))
         for n in graph.nodes
     ]
 
@@ -102,8 +105,8 @@ def to_markdown(graph: Graph) -> str:
     return "\n".join(lines) + "\n"
 
 
-NUMERIC = {"params", "non-train.", "MACs", "activ."}
-DROPPABLE = ("RF/stride", "activ.", "non-train.", "type")  # left out in this order when the terminal is too narrow
+NUMERIC = {"params", "non-train.", "MACs", "other", "activ."}
+DROPPABLE = ("RF/stride", "other", "activ.", "non-train.", "type")  # left out in this order when the terminal is too narrow
 
 
 def terminal_width() -> int:

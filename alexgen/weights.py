@@ -31,6 +31,15 @@ class WeightsError(Exception):
     """A weights file that does not fit the spec; the message names the first mismatch."""
 
 
+class LayoutError(Exception):
+    """A layer whose flat inputs are ordered differently in PyTorch (a flatten's C, H, W) and Keras, so no weight
+    conversion can make the two networks agree."""
+
+    def __init__(self, layer: str, message: str) -> None:
+        super().__init__(message)
+        self.layer = layer
+
+
 def metadata(graph: Graph) -> dict[str, str]:
     """The metadata block stored in every neutral file."""
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "spec_name": graph.name,
@@ -64,9 +73,18 @@ def flat_segments(graph: Graph) -> dict[str, list[Shape]]:
             segments[node.name] = [s for ref in node.inputs for s in segments[ref]]
         elif node.op.flat in ("keep", "flatten") and node.inputs[0] in segments:
             segments[node.name] = segments[node.inputs[0]]
+            _same_order(node, [segments.get(ref, [shapes[ref]]) for ref in node.inputs])
         else:
             segments[node.name] = [node.shape]
     return segments
+
+
+def _same_order(node: Node[Any], orders: list[list[Shape]]) -> None:
+    """Element-wise layers on several flat inputs need one element order for all of them."""
+    if any(order != orders[0] for order in orders[1:]):
+        blocks = " vs ".join("+".join("x".join(map(str, s)) for s in order) for order in orders)
+        raise LayoutError(node.name, f"its flat inputs come from different flattens ({blocks}), whose elements "
+                          "PyTorch orders channels-first and Keras channels-last")
 
 
 def permuted_inputs(graph: Graph) -> dict[str, list[Shape]]:
@@ -258,13 +276,13 @@ def check_shapes(tensors: dict[str, Array], expected: dict[str, Shape], where: s
 
 
 def torch_table(graph: Graph, paths: dict[str, str]) -> list[tuple[str, tuple[object, ...]]]:
-    """Per neutral key: its state_dict key, the neutral axes in PyTorch's order, and (for rows that follow a
-    flatten) the flattened blocks."""
+    """Per neutral key: its neutral shape, its state_dict key, the neutral axes in PyTorch's order, and (for rows
+    that follow a flatten) the flattened blocks."""
     permuted = permuted_inputs(graph)
     rows: list[tuple[str, tuple[object, ...]]] = []
     for node in graph.weighted:
         for slot in node.slots:
             blocks = permuted.get(node.name) if slot.follows_input else None
-            value: tuple[object, ...] = (f"{paths[node.name]}.{slot.torch}", LAYOUT_AXES[slot.layout])
+            value: tuple[object, ...] = (slot.shape, f"{paths[node.name]}.{slot.torch}", LAYOUT_AXES[slot.layout])
             rows.append((f"{node.name}.{slot.name}", (*value, tuple(blocks)) if blocks else value))
     return rows

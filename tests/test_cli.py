@@ -22,8 +22,9 @@ TOTALS = {
     "vgg16": 138_357_544,  # keras.applications.VGG16(weights=None).count_params()
 }
 TOP_KEYS = {"name", "input_shape", "output_shape", "total_params", "trainable_params", "non_trainable_params", "macs",
-            "layers"}
-LAYER_KEYS = {"name", "type", "inputs", "output_shape", "params", "trainable_params", "macs", "receptive_field"}
+            "other_ops", "layers"}
+LAYER_KEYS = {"name", "type", "inputs", "output_shape", "params", "trainable_params", "macs", "other_ops",
+              "receptive_field"}
 FRAMEWORKS = ("torch", "tensorflow", "keras")
 
 INVALID = """\
@@ -136,11 +137,11 @@ def test_markdown_contains_a_table(alexgen_cli) -> None:
     result = alexgen_cli("analyze", "spec/alexnet.yaml", "--format", "markdown")
     assert result.returncode == 0
     lines = result.stdout.splitlines()
-    header = lines.index("| layer | type | output | params | non-train. | MACs | activ. | RF/stride |")
-    assert lines[header + 1] == "|---|---|---|---|---|---|---|---|"
+    header = lines.index("| layer | type | output | params | non-train. | MACs | other | activ. | RF/stride |")
+    assert lines[header + 1] == "|---|---|---|---|---|---|---|---|---|"
     rows = [line for line in lines[header + 2:] if line.startswith("|")]
     assert len(rows) == 1 + 14  # the input row, then every layer
-    assert all(row.count("|") == 9 for row in rows)
+    assert all(row.count("|") == 10 for row in rows)
     assert "| conv1 | conv2d | 55x55x96 | 34,944 |" in result.stdout
     assert "- **parameters**: 62,378,344" in lines
 

@@ -106,6 +106,23 @@ TABLE: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
       'name="c"),',),
      ("nn.init.trunc_normal_(self.features.c.weight, mean=0.0, std=0.02, a=-0.04, b=0.04)",
       "nn.init.zeros_(self.features.c.bias)")),
+    # --- depthwise_conv2d --------------------------------------------------------------------------------------
+    ("depthwise_conv2d",  # PyTorch: groups = channels, channels x multiplier outputs; glorot with Keras's fans
+     "- {type: depthwise_conv2d, name: d, kernel_size: 3, depth_multiplier: 2}",
+     ('layers.DepthwiseConv2D(3, depth_multiplier=2, name="d"),',),
+     ('("d", nn.Conv2d(3, 6, kernel_size=3, groups=3)),  # -> 6x14x14', GAP,
+      "nn.init.uniform_(self.features.d.weight, a=-0.3651483716701107, b=0.3651483716701107)",  # sqrt(6 / (27 + 18))
+      "nn.init.zeros_(self.features.d.bias)")),
+    ("depthwise_conv2d-same-stride2-no-bias-l2",  # out 8: total 1, after; kernel_* keys are Keras's depthwise_*
+     "- {type: depthwise_conv2d, name: d, kernel_size: 3, strides: 2, padding: same, use_bias: false, "
+     "activation: relu, kernel_initializer: he_uniform, kernel_regularizer: {l2: 0.001}}",
+     ('layers.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=1, activation="relu", use_bias=False, '
+      'depthwise_initializer="he_uniform", depthwise_regularizer=keras.regularizers.L2(0.001), name="d"),',),
+     ('("d_pad", nn.ZeroPad2d((0, 1, 0, 1))),',
+      '("d", nn.Conv2d(3, 3, kernel_size=3, stride=2, groups=3, bias=False)),',
+      '("d_relu", nn.ReLU(inplace=True)),  # -> 3x8x8', GAP,
+      "nn.init.uniform_(self.features.d.weight, a=-0.4714045207910317, b=0.4714045207910317)", GAP,  # sqrt(6 / 27)
+      "return 0.001 * model.features.d.weight.square().sum()")),
     # --- dense -------------------------------------------------------------------------------------------------
     ("dense",  # the flatten at the features/classifier boundary is torch.flatten in forward
      "- {type: flatten, name: f}\n- {type: dense, name: d, units: 10}",
@@ -230,6 +247,18 @@ TABLE: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
      "- {type: conv2d, name: c, filters: 8, kernel_size: 3}\n- {type: activation, name: a, activation: relu}",
      ('layers.Conv2D(8, 3, name="c"),', 'layers.Activation("relu", name="a"),'),
      ('("c", nn.Conv2d(3, 8, kernel_size=3)),  # -> 8x14x14', '("a", nn.ReLU(inplace=True)),  # -> 8x14x14')),
+    ("leaky_relu",  # the slope always written out: Keras's default is 0.3, PyTorch's 0.01
+     "- {type: leaky_relu, name: a, negative_slope: 0.1}",
+     ('layers.LeakyReLU(negative_slope=0.1, name="a"),',),
+     ('("a", nn.LeakyReLU(negative_slope=0.1)),  # -> 3x16x16',)),
+    ("elu",
+     "- {type: elu, name: a, alpha: 0.5}",
+     ('layers.ELU(alpha=0.5, name="a"),',),
+     ('("a", nn.ELU(alpha=0.5)),  # -> 3x16x16',)),
+    ("gelu",  # Keras has no GELU layer: the module defines one; its approximate is a boolean
+     "- {type: gelu, name: a}\n- {type: gelu, name: b, approximate: tanh}",
+     ("class GELU(layers.Layer):", GAP, 'GELU(approximate=False, name="a"),', 'GELU(approximate=True, name="b"),'),
+     ('("a", nn.GELU(approximate="none")),  # -> 3x16x16', '("b", nn.GELU(approximate="tanh")),  # -> 3x16x16')),
     # --- graphs: the functional API and an explicit forward -----------------------------------------------------
     ("concatenate",
      "- {type: conv2d, name: a, filters: 4, kernel_size: 1, inputs: [input]}\n"
@@ -252,6 +281,18 @@ TABLE: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
       "gap = cat.mean(dim=(2, 3))  # -> 7",
       "act = F.softmax(gap, dim=1)  # -> 7",
       "return act")),
+    ("add",  # a residual sum: Keras's Add on the list, PyTorch's `+` in forward
+     "- {type: conv2d, name: a, filters: 3, kernel_size: 3, padding: same, activation: relu}\n"
+     "- {type: conv2d, name: b, filters: 3, kernel_size: 1}\n"
+     "- {type: add, name: s, inputs: [input, a, b]}",
+     ('a = layers.Conv2D(3, 3, padding="same", activation="relu", name="a")(inputs)',
+      'b = layers.Conv2D(3, 1, name="b")(a)',
+      's = layers.Add(name="s")([inputs, a, b])',
+      'return keras.Model(inputs, s, name="probe")'),
+     ("a = F.relu(self.a(x))  # -> 3x16x16",
+      "b = self.b(a)  # -> 3x16x16",
+      "s = x + a + b  # -> 3x16x16",
+      "return s")),
     ("concatenate-flat-axis",
      "- {type: conv2d, name: a, filters: 4, kernel_size: 3, activation: relu, inputs: [input]}\n"
      "- {type: flatten, name: fa}\n"

@@ -18,7 +18,7 @@ from alexgen.validate import load_graph
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = spec_files(ROOT / "spec")
-STDLIB = {"__future__", "collections", "math", "os"}
+STDLIB = {"__future__", "collections", "math"}
 ALLOWED_IMPORTS = {"keras": {"keras", "numpy", "safetensors", *STDLIB},
                    "pytorch": {"torch", "numpy", "safetensors", *STDLIB}}  # never alexgen
 

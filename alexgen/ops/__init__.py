@@ -7,14 +7,19 @@ from typing import Any
 from alexgen.ops import (
     activation,
     adaptive_avg_pool2d,
+    add,
     avg_pool2d,
     batch_norm,
     concatenate,
     conv2d,
     dense,
+    depthwise_conv2d,
     dropout,
+    elu,
     flatten,
+    gelu,
     global_avg_pool2d,
+    leaky_relu,
     lrn,
     max_pool2d,
     zero_padding2d,
@@ -37,6 +42,11 @@ OPS: tuple[Op[Any], ...] = (
     flatten.OP,
     activation.OP,
     concatenate.OP,
+    depthwise_conv2d.OP,
+    add.OP,
+    leaky_relu.OP,
+    elu.OP,
+    gelu.OP,
 )
 BY_NAME: dict[str, Op[Any]] = {op.name: op for op in OPS}
 

@@ -34,7 +34,8 @@ def analyze(layer: Pool2D, shapes: list[Shape], fields: list[Field]) -> LayerSta
                          f"never read {skipped} of every {stride} {label} of the input",
                          "use strides no larger than pool_size (without `strides`, they equal pool_size)", "strides")
     win, (oh, ow) = window((h, w, c), kernel, strides, (1, 1), layer.padding, "pool_size")
-    return LayerStats((oh, ow, c), macs=oh * ow * c * kernel[0] * kernel[1], field=grow(fields[0], win), window=win)
+    ops = oh * ow * c * kernel[0] * kernel[1]  # a comparison or a sum per window cell
+    return LayerStats((oh, ow, c), field=grow(fields[0], win), window=win, other_ops=ops)
 
 
 def keras_pool(cls: str, node: Node[Any]) -> list[KerasLayer]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from alexgen.analysis import Shape, Slot, Window
+from alexgen.analysis import Field, LayerStats, Shape, Slot, Window
 from alexgen.ops.base import KerasLayer, Module
 from alexgen.specbase import Initializer, LayerBase, Regularizer, WeightedLayer
 from alexgen.targets.emit import Code, call, keras_pads, pair_text, torch_pads
@@ -30,6 +31,11 @@ def kernel_slots(layer: WeightedLayer, kernel: Shape, layout: str, torch_shape: 
         channels = torch_shape[0] if torch_shape else kernel[-1]
         slots.append(Slot("bias", (channels,), "bias"))
     return tuple(slots)
+
+
+def epilogue_ops(layer: WeightedLayer, outputs: int) -> int:
+    """Operations after a weighted layer's multiply-accumulates: a bias add and an activation per output."""
+    return outputs * (int(layer.use_bias) + int(layer.activation not in (None, "linear")))
 
 
 def count(slots: tuple[Slot, ...]) -> int:
@@ -119,3 +125,14 @@ ACTIVATION_MODULES = {"relu": "nn.ReLU(inplace=True)", "softmax": "nn.Softmax(di
 ACTIVATION_FUNCTIONS = {"relu": "F.relu({})", "softmax": "F.softmax({}, dim=1)", "sigmoid": "torch.sigmoid({})",
                         "tanh": "torch.tanh({})", "linear": "{}"}
 SAVES_OUTPUT = {"sigmoid", "tanh", "softmax"}  # their backward reads their output: no in-place op may follow
+
+
+def keep_shape(layer: LayerBase, shapes: list[Shape], fields: list[Field]) -> LayerStats:
+    """An element-wise layer: the input's shape and receptive field, no parameters, no operations counted."""
+    return LayerStats(shapes[0], field=fields[0])
+
+
+def element_wise(layer: LayerBase, shapes: list[Shape], fields: list[Field]) -> LayerStats:
+    """An activation: the input's shape and receptive field, one operation per element (none for linear)."""
+    size = 0 if own_activation(layer) == "linear" else math.prod(shapes[0])
+    return LayerStats(shapes[0], field=fields[0], other_ops=size)

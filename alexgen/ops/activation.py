@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from alexgen.analysis import Field, LayerStats, Shape
-from alexgen.ops._shared import ACTIVATION_FUNCTIONS, ACTIVATION_MODULES
+from alexgen.ops._shared import ACTIVATION_FUNCTIONS, ACTIVATION_MODULES, element_wise
 from alexgen.ops.base import KerasLayer, Module, Op
 from alexgen.specbase import Activation, LayerBase
 from alexgen.targets.emit import Code, call
@@ -21,10 +20,6 @@ class ActivationLayer(LayerBase):
     activation: Activation
 
 
-def analyze(layer: ActivationLayer, shapes: list[Shape], fields: list[Field]) -> LayerStats:
-    """Keeps the shape; costs nothing countable."""
-    return LayerStats(shapes[0], field=fields[0])
-
 
 def keras(node: Node[ActivationLayer]) -> list[KerasLayer]:
     """Activation."""
@@ -37,6 +32,6 @@ def pytorch(node: Node[ActivationLayer]) -> list[Module]:
     return [Module(node.name, code, not_inplace=call("nn.ReLU") if node.layer.activation == "relu" else None)]
 
 
-OP = Op("activation", ActivationLayer, analyze, keras, pytorch,
+OP = Op("activation", ActivationLayer, element_wise, keras, pytorch,
         pytorch_functional=lambda node, xs: ACTIVATION_FUNCTIONS[node.layer.activation].format(xs[0]),
         output_activation=lambda layer: layer.activation, flat="keep")

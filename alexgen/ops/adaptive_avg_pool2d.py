@@ -29,9 +29,9 @@ def analyze(layer: AdaptiveAvgPool2D, shapes: list[Shape], fields: list[Field]) 
                          "adaptive pooling only shrinks; use an output_size no larger than the input", "output_size")
     bins = (adaptive_bins(h, oh), adaptive_bins(w, ow))
     kernel = (max(b - a for a, b in bins[0]), max(b - a for a, b in bins[1]))
-    macs = c * sum(b - a for a, b in bins[0]) * sum(b - a for a, b in bins[1])
+    ops = c * sum(b - a for a, b in bins[0]) * sum(b - a for a, b in bins[1])
     win = Window(kernel, (max(h // oh, 1), max(w // ow, 1)))
-    return LayerStats((oh, ow, c), macs=macs, field=grow(fields[0], win))
+    return LayerStats((oh, ow, c), field=grow(fields[0], win), other_ops=ops)
 
 
 def keras(node: Node[AdaptiveAvgPool2D]) -> list[KerasLayer]:

@@ -34,11 +34,13 @@ class Module:
 
 @dataclass(frozen=True, order=True)
 class Helper:
-    """A class a generated module defines once, from a template: its name and one detail the template prints."""
+    """A class a generated module defines once: from a template (with one detail it prints), or from the source
+    text an op module holds (`template` empty). Its name is reserved in the generated module."""
 
     template: str
     name: str
     detail: str = ""
+    source: str = ""
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ def analyze(layer: BatchNorm, shapes: list[Shape], fields: list[Field]) -> Layer
     """gamma and beta are trainable; the moving mean and variance are not (as Keras counts)."""
     channels = shapes[0][-1]
     slots = tuple(Slot(name, (channels,), torch, follows_input=True) for name, torch in SLOTS)
-    return LayerStats(shapes[0], 4 * channels, 2 * channels, 2 * math.prod(shapes[0]), fields[0], slots=slots)
+    return LayerStats(shapes[0], 4 * channels, 2 * channels, field=fields[0], slots=slots,
+                      other_ops=2 * math.prod(shapes[0]))  # a scale and a shift per element
 
 
 def class_name(node: Node[BatchNorm]) -> str:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 from alexgen.analysis import Field, LayerStats, Shape, ShapeError, grow, pair, spatial, window
 from alexgen.ops._shared import (
     count,
+    epilogue_ops,
     keras_explicit_pad,
     keras_weighted,
     kernel_slots,
@@ -53,7 +54,8 @@ def analyze(layer: Conv2D, shapes: list[Shape], fields: list[Field]) -> LayerSta
     win, (oh, ow) = window((h, w, c), pair(layer.kernel_size), strides, dilation, layer.padding, "kernel_size")
     slots = kernel_slots(layer, (*win.kernel, c // layer.groups, layer.filters), "conv")
     macs = oh * ow * layer.filters * win.kernel[0] * win.kernel[1] * (c // layer.groups)
-    return LayerStats((oh, ow, layer.filters), count(slots), count(slots), macs, grow(fields[0], win), win, slots)
+    return LayerStats((oh, ow, layer.filters), count(slots), count(slots), macs, grow(fields[0], win), win, slots,
+                      epilogue_ops(layer, oh * ow * layer.filters))
 
 
 def keras(node: Node[Conv2D]) -> list[KerasLayer]:

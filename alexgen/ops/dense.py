@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from alexgen.analysis import Field, LayerStats, Shape, ShapeError, fmt
-from alexgen.ops._shared import count, keras_weighted, kernel_slots, own_activation
+from alexgen.ops._shared import count, epilogue_ops, keras_weighted, kernel_slots, own_activation
 from alexgen.ops.base import KerasLayer, Module, Op
 from alexgen.specbase import Size, WeightedLayer
 from alexgen.targets.emit import call
@@ -27,7 +27,8 @@ def analyze(layer: Dense, shapes: list[Shape], fields: list[Field]) -> LayerStat
         raise ShapeError(f"dense needs a flat input, but its input is {fmt(shapes[0])}",
                          "add `- type: flatten` (or a global pooling layer) before it")
     slots = kernel_slots(layer, (shapes[0][0], layer.units), "dense")
-    return LayerStats((layer.units,), count(slots), count(slots), shapes[0][0] * layer.units, fields[0], slots=slots)
+    return LayerStats((layer.units,), count(slots), count(slots), shapes[0][0] * layer.units, fields[0], slots=slots,
+                      other_ops=epilogue_ops(layer, layer.units))
 
 
 def keras(node: Node[Dense]) -> list[KerasLayer]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from alexgen.analysis import Field, LayerStats, Shape
-from alexgen.ops._shared import keras_simple, torch_simple
+from alexgen.ops._shared import keep_shape, keras_simple, torch_simple
 from alexgen.ops.base import Op
 from alexgen.specbase import LayerBase, Rate
 from alexgen.targets.emit import call
@@ -18,11 +17,7 @@ class Dropout(LayerBase):
     rate: Rate
 
 
-def analyze(layer: Dropout, shapes: list[Shape], fields: list[Field]) -> LayerStats:
-    """Keeps the shape; costs nothing countable."""
-    return LayerStats(shapes[0], field=fields[0])
 
-
-OP = Op("dropout", Dropout, analyze, keras_simple("layers.Dropout", "rate"),
+OP = Op("dropout", Dropout, keep_shape, keras_simple("layers.Dropout", "rate"),
         torch_simple(lambda layer: call("nn.Dropout", layer.rate)), flat="keep", may_alias_input=True,
         trails_block=True)

@@ -23,7 +23,7 @@ class GlobalAvgPool2D(LayerBase):
 def analyze(layer: GlobalAvgPool2D, shapes: list[Shape], fields: list[Field]) -> LayerStats:
     """One value per channel; each sees the whole map."""
     h, w, c = spatial(shapes[0], "global_avg_pool2d")
-    return LayerStats((c,), macs=h * w * c, field=grow(fields[0], Window((h, w), (h, w))))
+    return LayerStats((c,), field=grow(fields[0], Window((h, w), (h, w))), other_ops=h * w * c)
 
 
 def pytorch(node: Node[GlobalAvgPool2D]) -> list[Module]:

@@ -38,7 +38,7 @@ class LRN(LayerBase):
 def analyze(layer: LRN, shapes: list[Shape], fields: list[Field]) -> LayerStats:
     """Cross-channel normalization; `size` neighbouring channels per output."""
     spatial(shapes[0], "lrn")
-    return LayerStats(shapes[0], macs=math.prod(shapes[0]) * layer.size, field=fields[0])
+    return LayerStats(shapes[0], field=fields[0], other_ops=math.prod(shapes[0]) * layer.size)
 
 
 def pytorch(node: Node[LRN]) -> list[Module]:

@@ -93,7 +93,7 @@ def analysis_lines(graph: Graph) -> list[str]:
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     lines = [_table_line(row, widths) for row in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    lines += ["", *(f"{label}: {value}" for label, value in summary_lines(graph)[:4])]
+    lines += ["", *(f"{label}: {value}" for label, value in summary_lines(graph)[:5])]
     return lines
 
 
@@ -182,8 +182,8 @@ def common_context(graph: Graph, meta: Meta, framework: str, input_shape: tuple[
     """The parts of a context both targets fill the same way."""
     training = graph.spec.training
     flat_output = len(graph.output.shape) == 1
-    exports = ["INPUT_SHAPE", *(["NUM_CLASSES"] if flat_output else []), class_name(graph.name), "build_model",
-               "save_weights", "load_weights"]
+    exports = [class_name(graph.name), "build_model", "load_weights", "save_weights", "INPUT_SHAPE",
+               *(["NUM_CLASSES"] if flat_output else [])]
     return Context(
         header=meta.header_comment(),
         title=f"{graph.name}: {len(graph.nodes)} layers, {graph.total_params:,} parameters, {framework}.",

@@ -36,7 +36,7 @@ from alexgen.targets.pytorch_training import (
     regularization_terms,
     scheduler_lines,
 )
-from alexgen.weights import torch_table
+from alexgen.weights import LayoutError, torch_table
 
 TEMPLATE = "pytorch/module.py.jinja"
 # Public attributes of nn.Sequential (so of nn.Module too) in torch 2.13, from `dir(nn.Sequential())`, and the
@@ -193,7 +193,7 @@ def chain_body(graph: Graph) -> Body:
     return Body(sections["features"], sections["classifier"], [], [*forward, "return x"], paths)
 
 
-def graph_body(graph: Graph) -> Body:
+def graph_body(graph: Graph, reserved: frozenset[str] = RESERVED) -> Body:
     """One attribute per module and one forward line per layer for a graph."""
     variables = {INPUT: "x"}
     attributes: list[str] = []
@@ -213,7 +213,7 @@ def graph_body(graph: Graph) -> Body:
                 expression = f"self.{mod.name}({expression})"
             act = node.op.activation(node.layer) if node.op.fused_activation else None
             expression = ACTIVATION_FUNCTIONS[act or "linear"].format(expression)
-        variables[node.name] = python_name(node.name, RESERVED)
+        variables[node.name] = python_name(node.name, reserved)
         forward += trailing(f"{variables[node.name]} = {expression}", f"-> {chw(node)}", BODY_INDENT)
     check_names(graph, named)
     check_names(graph, [(n, variables[n.name]) for n in graph.nodes], "variable")
@@ -230,10 +230,12 @@ def build_context(graph: Graph, meta: Meta) -> TorchContext:
         raise TargetError([Diagnostic(f"the pytorch target cannot use the class name '{base.class_name}' (from the "
                                       f"spec name '{graph.name}'): the generated module already defines or imports "
                                       "it", graph.path, hint="rename the spec")])
-    body = chain_body(graph) if graph.is_chain else graph_body(graph)
+    helpers = collect_helpers(graph, lambda op: op.pytorch_helpers)
+    reserved = RESERVED | {helper.name for helper in helpers}
+    body = chain_body(graph) if graph.is_chain else graph_body(graph, reserved)
     probabilities = output_is_probability(graph)
     context = TorchContext(**vars(base))
-    context.helpers = collect_helpers(graph, lambda op: op.pytorch_helpers)
+    context.helpers = helpers
     context.sequential = graph.is_chain
     context.features, context.classifier = body.features, body.classifier
     context.attributes, context.forward = body.attributes, body.forward
@@ -246,7 +248,12 @@ def build_context(graph: Graph, meta: Meta) -> TorchContext:
     context.loss_name = training.loss
     context.predict_line = "return outputs" if probabilities else "return F.softmax(outputs, dim=1)"
     context.regularization_terms = regularization_terms(graph, body.paths)
-    context.neutral_keys = [(repr(key), repr(value)) for key, value in torch_table(graph, body.paths)]
+    try:
+        table = torch_table(graph, body.paths)
+    except LayoutError as exc:
+        raise TargetError([unsupported(graph, graph.node(exc.layer), "pytorch", str(exc),
+                                       "combine the maps before flattening, or flatten only once")]) from None
+    context.neutral_keys = [(repr(key), repr(value)) for key, value in table]
     return context
 
 

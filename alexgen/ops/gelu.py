@@ -1,0 +1,44 @@
+"""gelu: x · Φ(x), exact (erf) or with the tanh approximation; PyTorch nn.GELU(approximate=...), and in Keras a small
+generated layer around keras.activations.gelu(approximate=...), since Keras has no GELU layer of its own."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from alexgen.ops._shared import element_wise, torch_simple
+from alexgen.ops.base import Helper, KerasLayer, Op
+from alexgen.specbase import LayerBase
+from alexgen.targets.emit import call
+
+if TYPE_CHECKING:
+    from alexgen.graph import Node
+
+KERAS_GELU = '''@keras.saving.register_keras_serializable(package="alexgen")
+class GELU(layers.Layer):
+    """GELU as torch.nn.GELU: exact (erf) unless `approximate` (the tanh formula)."""
+
+    def __init__(self, approximate: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.approximate = approximate
+
+    def call(self, inputs):
+        return keras.activations.gelu(inputs, approximate=self.approximate)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "approximate": self.approximate}'''
+
+
+class GELU(LayerBase):
+    """Gaussian error linear unit: `approximate: none` (erf, the default of both frameworks) or `tanh`."""
+
+    type: Literal["gelu"]
+    approximate: Literal["none", "tanh"] = "none"
+
+
+def keras(node: Node[GELU]) -> list[KerasLayer]:
+    """The generated GELU layer; Keras's approximate is a boolean."""
+    return [(node.name, call("GELU", approximate=node.layer.approximate == "tanh", name=node.name))]
+
+
+OP = Op("gelu", GELU, element_wise, keras, torch_simple(lambda layer: call("nn.GELU", approximate=layer.approximate)),
+        keras_helpers=lambda node: [Helper("", "GELU", source=KERAS_GELU)], flat="keep")
