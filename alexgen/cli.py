@@ -264,12 +264,23 @@ def convert_weights(spec: str, source: str, dest: str, input_path: str, output_p
 @click.option("--input-shape", help="H,W,C of one example (PyTorch sources need it; overrides a Caffe/Darknet input).")
 @click.option("--name", help="The spec's name (default: from the model).")
 @click.option("--force", is_flag=True, help="Overwrite an output file not written by `alexgen import`.")
-def import_(source: str, output: str, fmt: str, input_shape: str | None, name: str | None, force: bool) -> None:
+@click.option("--weights", type=click.Path(dir_okay=False), help="Also write the source model's weights to this "
+              "neutral .safetensors file of the imported spec (Keras, PyTorch; Darknet with --source-weights).")
+@click.option("--source-weights", type=click.Path(exists=True, dir_okay=False), help="The trained weights of a "
+              "Darknet source (its .weights file), read for --weights.")
+@click.option("--verify", is_flag=True, help="Run the original model (Keras, PyTorch) and the code generated from the "
+              "imported spec with the same weights on the same random input, and report each layer's error; an "
+              "import that does not verify writes nothing and exits 2.")
+@click.option("--tolerance", type=click.FloatRange(min=0), default=1e-5, show_default=True,
+              help="--verify: largest error allowed, relative to the original's largest value of each layer.")
+def import_(source: str, output: str, fmt: str, input_shape: str | None, name: str | None, force: bool,
+            weights: str | None, source_weights: str | None, verify: bool, tolerance: float) -> None:
     """Import a Keras (.keras, module:function), PyTorch (module:function), Caffe (.prototxt) or Darknet (.cfg)
     model as a checked spec."""
-    from alexgen.importers.command import run
+    from alexgen.importers.command import WeightOptions, run
 
-    sys.exit(run(source, output, fmt, input_shape, name, force))
+    options = WeightOptions(weights, source_weights, verify, tolerance)
+    sys.exit(run(source, output, fmt, input_shape, name, force, options))
 
 
 @cli.command()
