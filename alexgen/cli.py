@@ -231,29 +231,59 @@ def check(spec: str, tolerance: float, batch: int, seed: int, fmt: str, sets: tu
 
 @cli.command("convert-weights")
 @click.option("--spec", "spec", required=True, type=click.Path(dir_okay=False),
-              help="The spec the weights belong to (its hash is checked against the file's).")
-@click.option("--from", "source", required=True, type=click.Choice(["keras", "pytorch", "neutral"]),
-              help="Format of INPUT_PATH: a Keras .weights.h5/.keras file, a PyTorch state_dict, or neutral "
-              "safetensors.")
-@click.option("--to", "dest", required=True, type=click.Choice(["keras", "pytorch", "neutral"]),
-              help="Format of OUTPUT_PATH.")
+              help="The spec the weights belong to (its hash is checked against the file's); with --from-spec, the "
+              "spec the weights are moved into.")
+@click.option("--from", "source", type=click.Choice(["keras", "pytorch", "neutral"]), default="neutral",
+              show_default=True, help="Format of INPUT_PATH: a Keras .weights.h5/.keras file, a PyTorch state_dict, "
+              "or neutral safetensors.")
+@click.option("--to", "dest", type=click.Choice(["keras", "pytorch", "neutral"]), default="neutral",
+              show_default=True, help="Format of the output file.")
+@click.option("--from-spec", type=click.Path(dir_okay=False), help="Transplant: INPUT_PATH holds the weights of "
+              "this other spec; tensors that carry over to --spec (see `alexgen diff`) are copied, the rest "
+              "initialized as --spec says. Each tensor is named in the report.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the tensors a transplant initializes; the same seed gives the same numbers.")
+@click.option("-o", "--output", "output_option", type=click.Path(dir_okay=False),
+              help="The file to write (instead of OUTPUT_PATH).")
 @click.argument("input_path", type=click.Path(exists=True, dir_okay=False))
-@click.argument("output_path", type=click.Path(dir_okay=False))
+@click.argument("output_path", type=click.Path(dir_okay=False), required=False)
 @set_option
-def convert_weights(spec: str, source: str, dest: str, input_path: str, output_path: str,
-                    sets: tuple[str, ...]) -> None:
-    """Convert weights between a Keras file, a PyTorch state_dict and the neutral safetensors file."""
+def convert_weights(spec: str, source: str, dest: str, from_spec: str | None, seed: int, output_option: str | None,
+                    input_path: str, output_path: str | None, sets: tuple[str, ...]) -> None:
+    """Convert weights between a Keras file, a PyTorch state_dict and the neutral safetensors file, or transplant
+    another spec's weights (fine-tuning)."""
+    if (output_path is None) == (output_option is None):
+        click.echo("alexgen: error: give the output file once: OUTPUT_PATH or -o FILE", err=True)
+        sys.exit(EXIT_INVALID)
+    output = output_option or output_path
+    assert output is not None
     graph = load_or_exit(spec, sets=sets, writes=True)
+    donor = load_or_exit(from_spec, writes=True) if from_spec else None
     require_or_exit("convert-weights", {source, dest} - {"neutral"})
-    from alexgen.convert import convert
+    from alexgen.convert import convert, read_weights, write_weights
     from alexgen.weights import WeightsError
 
     try:
-        count = convert(graph, Path(spec).as_posix(), source, dest, Path(input_path), Path(output_path))
+        if donor is None:
+            count = convert(graph, Path(spec).as_posix(), source, dest, Path(input_path), Path(output))
+        else:
+            from alexgen.transplant import CARRIED, transplant
+
+            tensors, moved = transplant(donor, graph, read_weights(donor, str(from_spec), source, Path(input_path)),
+                                        seed)
+            write_weights(graph, Path(spec).as_posix(), dest, tensors, Path(output))
     except WeightsError as exc:
-        click.echo(f"alexgen: error: {exc}", err=True)
+        click.echo(f"alexgen: error: {printable(str(exc))}", err=True)
         sys.exit(EXIT_INVALID)
-    click.echo(f"converted {count} tensors: {input_path} ({source}) -> {output_path} ({dest})", err=True)
+    if donor is None:
+        click.echo(f"converted {count} tensors: {input_path} ({source}) -> {output} ({dest})", err=True)
+        return
+    for line in moved:
+        click.echo(printable(str(line)))
+    carried = sum(m.action == CARRIED for m in moved)
+    click.echo(f"transplanted {donor.name} -> {graph.name}: {carried} tensors carried, "
+               f"{len(tensors) - carried} initialized, {len(moved) - len(tensors)} dropped; wrote {output} ({dest})",
+               err=True)
 
 
 @cli.command("import")

@@ -213,6 +213,17 @@ def original_torch(imported: Imported, x: Array) -> tuple[dict[str, Array], Arra
     return torch_by_layer(imported, traced, probes, x), to_spec_layout(final, order), "float64"
 
 
+def read_back(graph: Any, again: Imported) -> dict[str, str]:
+    """Spec layer -> fx node of the generated module imported back: layer by layer in order (functional layers of a
+    graph forward, a flatten or a cat, are named after their fx node), or by name when the layers differ."""
+    mine, theirs = graph.nodes, again.graph.nodes
+    pairs = ([(a.name, b.name) for a, b in zip(mine, theirs, strict=True)]
+             if len(mine) == len(theirs) and all(a.type == b.type for a, b in zip(mine, theirs, strict=True))
+             else [(n.name, n.name) for n in mine])
+    return {name: source.probe for name, found in pairs
+            if (source := again.layers.get(found)) is not None and source.probe}
+
+
 def generated_torch(imported: Imported, tensors: dict[str, Array], display: str, x: Array) -> dict[str, Array]:
     """Every spec layer's output in the generated PyTorch module, float64, with the imported weights.
 
@@ -231,7 +242,7 @@ def generated_torch(imported: Imported, tensors: dict[str, Array], display: str,
     w.load_torch_state(net, w.neutral_to_torch_state(graph, tensors, w.torch_prefixes(net)))
     traced = trace(net, "<generated>", graph.input_shape)
     try:
-        probes = {name: s.probe for name, s in import_model(net, graph.input_shape).layers.items() if s.probe}
+        probes = read_back(graph, import_model(net, graph.input_shape))
     except Exception:  # an op the importer cannot read back: the final output is still compared
         probes = {}
     found = torch_by_layer(imported, traced, probes, x)
