@@ -286,3 +286,91 @@ def test_weights_file_must_be_safetensors(tmp_path: Path, monkeypatch: pytest.Mo
                      monkeypatch)
     assert result.exit_code == 2 and "ends in .safetensors" in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+# --- Darknet .weights ------------------------------------------------------------------------------------
+
+SMALL_CFG = """[net]
+height=12
+width=12
+channels=3
+
+[convolutional]
+filters=4
+size=3
+stride=1
+pad=1
+activation=relu
+
+[maxpool]
+size=2
+stride=2
+padding=0
+
+[convolutional]
+filters=6
+size=3
+stride=1
+pad=0
+groups=2
+activation=relu
+
+[connected]
+output=5
+activation=linear
+
+[softmax]
+"""
+
+
+def darknet_file(path: Path, values: np.ndarray, major: int = 0, minor: int = 2) -> None:
+    """A .weights file: int32 major, minor, revision, the images seen (uint64 from version 0.2), float32 values."""
+    seen = np.array([1234], dtype="<u8" if major * 10 + minor >= 2 else "<u4")
+    path.write_bytes(np.array([major, minor, 0], dtype="<i4").tobytes() + seen.tobytes()
+                     + values.astype("<f4").tobytes())
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("version", [(0, 2), (0, 1)])
+def test_darknet_weights_become_the_neutral_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 version: tuple[int, int]) -> None:
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    (tmp_path / "small.cfg").write_text(SMALL_CFG, encoding="utf-8")
+    sizes = [4, 4 * 3 * 3 * 3, 6, 6 * 2 * 3 * 3, 5, 5 * 6 * 4 * 4]  # biases first, then weights, per layer
+    values = np.random.default_rng(6).normal(0, 0.3, sum(sizes)).astype(np.float32)
+    darknet_file(tmp_path / "small.weights", values, *version)
+    args = ["import", str(tmp_path / "small.cfg"), "-o", str(tmp_path / "spec.yaml"), "--weights",
+            str(tmp_path / "w.safetensors"), "--source-weights", str(tmp_path / "small.weights")]
+    result = run_cli(args, monkeypatch)
+    assert result.exit_code == 0, result.output
+    # Darknet's own computation, written in PyTorch (its layouts are PyTorch's: C, H, W maps)
+    parts = np.split(values, np.cumsum(sizes)[:-1])
+    reference = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, 2),
+                              nn.Conv2d(4, 6, 3, groups=2), nn.ReLU(), nn.Flatten(), nn.Linear(96, 5),
+                              nn.Softmax(dim=1))
+    for index, (bias, weight) in zip((0, 3, 6), zip(parts[0::2], parts[1::2], strict=True), strict=True):
+        layer = reference[index]
+        layer.bias.data = torch.from_numpy(bias.copy())
+        layer.weight.data = torch.from_numpy(weight.reshape(layer.weight.shape).copy())
+    from alexgen.frameworks import generated_module
+
+    graph = load_graph(tmp_path / "spec.yaml")
+    net = generated_module(graph, "spec.yaml", "pytorch").build_model(weights=str(tmp_path / "w.safetensors"))
+    x = torch.from_numpy(np.random.default_rng(1).standard_normal((2, 3, 12, 12)).astype(np.float32))
+    with torch.no_grad():
+        assert torch.allclose(net.eval()(x), reference(x), rtol=0, atol=1e-6)
+
+
+def test_darknet_weights_of_another_size_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "small.cfg").write_text(SMALL_CFG, encoding="utf-8")
+    darknet_file(tmp_path / "small.weights", np.zeros(100, dtype=np.float32))
+    args = ["import", str(tmp_path / "small.cfg"), "-o", str(tmp_path / "spec.yaml"), "--weights",
+            str(tmp_path / "w.safetensors"), "--source-weights", str(tmp_path / "small.weights")]
+    result = run_cli(args, monkeypatch)
+    assert result.exit_code == 2
+    assert "holds 100 values after its header; the cfg's layers need 711" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.cfg", "small.weights"]
+    result = run_cli(args[:-2], monkeypatch)
+    assert result.exit_code == 2 and "--source-weights FILE.weights" in result.stderr
