@@ -85,7 +85,7 @@ def run(source: str, output: str, fmt: str, input_shape: str | None, name: str |
     try:
         imported = import_source(source, fmt, shape, name, display=output)
     except SpecError as exc:
-        report_problems(exc.diagnostics)
+        report_problems(exc.diagnostics, writes=True)
         return EXIT_INVALID
     report_problems(imported.warnings)
     tensors = None
