@@ -181,6 +181,7 @@ def test_a_wrong_lrn_convention_does_not_verify(monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.mark.torch
+@pytest.mark.slow
 def test_torchvision_alexnet_with_random_weights_verifies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     torch = pytest.importorskip("torch")
     result = run_cli(import_args(tmp_path, "test_import_weights:torchvision_alexnet_random", "--input-shape",
