@@ -231,29 +231,59 @@ def check(spec: str, tolerance: float, batch: int, seed: int, fmt: str, sets: tu
 
 @cli.command("convert-weights")
 @click.option("--spec", "spec", required=True, type=click.Path(dir_okay=False),
-              help="The spec the weights belong to (its hash is checked against the file's).")
-@click.option("--from", "source", required=True, type=click.Choice(["keras", "pytorch", "neutral"]),
-              help="Format of INPUT_PATH: a Keras .weights.h5/.keras file, a PyTorch state_dict, or neutral "
-              "safetensors.")
-@click.option("--to", "dest", required=True, type=click.Choice(["keras", "pytorch", "neutral"]),
-              help="Format of OUTPUT_PATH.")
+              help="The spec the weights belong to (its hash is checked against the file's); with --from-spec, the "
+              "spec the weights are moved into.")
+@click.option("--from", "source", type=click.Choice(["keras", "pytorch", "neutral"]), default="neutral",
+              show_default=True, help="Format of INPUT_PATH: a Keras .weights.h5/.keras file, a PyTorch state_dict, "
+              "or neutral safetensors.")
+@click.option("--to", "dest", type=click.Choice(["keras", "pytorch", "neutral"]), default="neutral",
+              show_default=True, help="Format of the output file.")
+@click.option("--from-spec", type=click.Path(dir_okay=False), help="Transplant: INPUT_PATH holds the weights of "
+              "this other spec; tensors that carry over to --spec (see `alexgen diff`) are copied, the rest "
+              "initialized as --spec says. Each tensor is named in the report.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the tensors a transplant initializes; the same seed gives the same numbers.")
+@click.option("-o", "--output", "output_option", type=click.Path(dir_okay=False),
+              help="The file to write (instead of OUTPUT_PATH).")
 @click.argument("input_path", type=click.Path(exists=True, dir_okay=False))
-@click.argument("output_path", type=click.Path(dir_okay=False))
+@click.argument("output_path", type=click.Path(dir_okay=False), required=False)
 @set_option
-def convert_weights(spec: str, source: str, dest: str, input_path: str, output_path: str,
-                    sets: tuple[str, ...]) -> None:
-    """Convert weights between a Keras file, a PyTorch state_dict and the neutral safetensors file."""
+def convert_weights(spec: str, source: str, dest: str, from_spec: str | None, seed: int, output_option: str | None,
+                    input_path: str, output_path: str | None, sets: tuple[str, ...]) -> None:
+    """Convert weights between a Keras file, a PyTorch state_dict and the neutral safetensors file, or transplant
+    another spec's weights (fine-tuning)."""
+    if (output_path is None) == (output_option is None):
+        click.echo("alexgen: error: give the output file once: OUTPUT_PATH or -o FILE", err=True)
+        sys.exit(EXIT_INVALID)
+    output = output_option or output_path
+    assert output is not None
     graph = load_or_exit(spec, sets=sets, writes=True)
+    donor = load_or_exit(from_spec, writes=True) if from_spec else None
     require_or_exit("convert-weights", {source, dest} - {"neutral"})
-    from alexgen.convert import convert
+    from alexgen.convert import convert, read_weights, write_weights
     from alexgen.weights import WeightsError
 
     try:
-        count = convert(graph, Path(spec).as_posix(), source, dest, Path(input_path), Path(output_path))
+        if donor is None:
+            count = convert(graph, Path(spec).as_posix(), source, dest, Path(input_path), Path(output))
+        else:
+            from alexgen.transplant import CARRIED, transplant
+
+            tensors, moved = transplant(donor, graph, read_weights(donor, str(from_spec), source, Path(input_path)),
+                                        seed)
+            write_weights(graph, Path(spec).as_posix(), dest, tensors, Path(output))
     except WeightsError as exc:
-        click.echo(f"alexgen: error: {exc}", err=True)
+        click.echo(f"alexgen: error: {printable(str(exc))}", err=True)
         sys.exit(EXIT_INVALID)
-    click.echo(f"converted {count} tensors: {input_path} ({source}) -> {output_path} ({dest})", err=True)
+    if donor is None:
+        click.echo(f"converted {count} tensors: {input_path} ({source}) -> {output} ({dest})", err=True)
+        return
+    for line in moved:
+        click.echo(printable(str(line)))
+    carried = sum(m.action == CARRIED for m in moved)
+    click.echo(f"transplanted {donor.name} -> {graph.name}: {carried} tensors carried, "
+               f"{len(tensors) - carried} initialized, {len(moved) - len(tensors)} dropped; wrote {output} ({dest})",
+               err=True)
 
 
 @cli.command("import")
@@ -264,12 +294,23 @@ def convert_weights(spec: str, source: str, dest: str, input_path: str, output_p
 @click.option("--input-shape", help="H,W,C of one example (PyTorch sources need it; overrides a Caffe/Darknet input).")
 @click.option("--name", help="The spec's name (default: from the model).")
 @click.option("--force", is_flag=True, help="Overwrite an output file not written by `alexgen import`.")
-def import_(source: str, output: str, fmt: str, input_shape: str | None, name: str | None, force: bool) -> None:
+@click.option("--weights", type=click.Path(dir_okay=False), help="Also write the source model's weights to this "
+              "neutral .safetensors file of the imported spec (Keras, PyTorch; Darknet with --source-weights).")
+@click.option("--source-weights", type=click.Path(exists=True, dir_okay=False), help="The trained weights of a "
+              "Darknet source (its .weights file), read for --weights.")
+@click.option("--verify", is_flag=True, help="Run the original model (Keras, PyTorch) and the code generated from the "
+              "imported spec with the same weights on the same random input, and report each layer's error; an "
+              "import that does not verify writes nothing and exits 2.")
+@click.option("--tolerance", type=click.FloatRange(min=0), default=1e-5, show_default=True,
+              help="--verify: largest error allowed, relative to the original's largest value of each layer.")
+def import_(source: str, output: str, fmt: str, input_shape: str | None, name: str | None, force: bool,
+            weights: str | None, source_weights: str | None, verify: bool, tolerance: float) -> None:
     """Import a Keras (.keras, module:function), PyTorch (module:function), Caffe (.prototxt) or Darknet (.cfg)
     model as a checked spec."""
-    from alexgen.importers.command import run
+    from alexgen.importers.command import WeightOptions, run
 
-    sys.exit(run(source, output, fmt, input_shape, name, force))
+    options = WeightOptions(weights, source_weights, verify, tolerance)
+    sys.exit(run(source, output, fmt, input_shape, name, force, options))
 
 
 @cli.command()
@@ -310,7 +351,8 @@ def diff(spec_a: str, spec_b: str, fmt: str) -> None:
 
 @cli.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True,
+              help="Output format.")
 @click.option("--params", "show_params", is_flag=True, help="Print the parameters (type, default, value and the "
               "fields each flows into) and the source files instead.")
 @set_option

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +30,25 @@ class Options:
     name: str | None = None
 
 
+@dataclass(frozen=True)
+class SourceLayer:
+    """Where a spec layer lives in the source model: the layer/module holding its weights, the value it outputs."""
+
+    owner: str | None
+    probe: str | None
+
+
 @dataclass
 class Imported:
-    """The written spec text, its analysed graph and the warnings of the import."""
+    """The written spec text, its analysed graph and the warnings of the import; with the source model (Keras,
+    PyTorch) and each spec layer's place in it, for `--weights` and `--verify`."""
 
     text: str
     graph: Any
     warnings: list[Diagnostic]
+    fmt: str = "keras"
+    model: Any = None
+    layers: dict[str, SourceLayer] = field(default_factory=dict)
 
 
 def fail(source: str, message: str, hint: str | None = None) -> ImportFailed:
@@ -125,4 +137,5 @@ def convert(fmt: str, obj: Any, options: Options, display: str) -> Imported:
         draft.name = options.name
     text, graph = validated(draft, options.source, fmt, display)
     warnings = [d for d in problems.items if d.level == "warning"] + list(graph.warnings)
-    return Imported(text, graph, warnings)
+    layers = {item.name: SourceLayer(item.owner, item.probe) for item in draft.items}
+    return Imported(text, graph, warnings, fmt, draft.model, layers)

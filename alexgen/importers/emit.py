@@ -52,6 +52,8 @@ class Item:
     origin: Origin
     shape: tuple[int, ...] | None = None  # the source framework's own output shape, channels-last
     fold: bool = True  # an activation that may be folded into the weighted layer before it
+    owner: str | None = None  # the source layer or module path holding its weights (Keras name, PyTorch path)
+    probe: str | None = None  # the source value equal to its output (Keras layer name, fx node name)
 
     @property
     def name(self) -> str:
@@ -69,6 +71,7 @@ class Draft:
     training: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     description: str | None = None
+    model: Any = None  # the loaded source model (Keras model, nn.Module), for --weights and --verify
 
 
 class Problems(Diagnostics):
@@ -190,6 +193,7 @@ def fold_activations(items: list[Item]) -> list[Item]:
                 and counts.get(source.name) == 1):
             source.keys["activation"] = item.keys["activation"]
             source.shape = item.shape or source.shape
+            source.probe = item.probe or source.probe
             renamed[item.name] = source.name
             continue
         kept.append(item)

@@ -280,7 +280,8 @@ def convert(layer: Any, inputs: list[str], source: str, problems: Problems, note
             problems.add(origin.problem(f"the config key '{key}' ({ctx.config[key]!r}) is not converted",
                                         "it has no spec equivalent"))
     shape = tuple(int(d) for d in layer.output.shape[1:])
-    return Item({"type": keys.pop("type"), "name": layer.name, "inputs": inputs, **keys}, origin, shape)
+    return Item({"type": keys.pop("type"), "name": layer.name, "inputs": inputs, **keys}, origin, shape,
+                owner=layer.name, probe=layer.name)
 
 
 def load(obj: Any, source: str) -> Any:
@@ -323,4 +324,5 @@ def draft(obj: Any, options: Options, problems: Problems) -> Draft:
     if compiled is not None:
         notes.append("batch_size, epochs and lr_schedule are not part of a compiled Keras model: the spec's "
                      "defaults apply.")
-    return Draft(snake_name(options.name or model.name, "model"), shape, items, compiled, notes)  # type: ignore[arg-type]
+    return Draft(snake_name(options.name or model.name, "model"), shape, items, compiled, notes,  # type: ignore[arg-type]
+                 model=model)

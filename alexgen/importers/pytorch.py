@@ -402,8 +402,9 @@ def draft(obj: Any, options: Options, problems: Problems) -> Draft:
             continue
         name = layer_name(node, names)
         inputs = [spec_of.get(t, "input") for t in tensors]
+        owner = str(node.target) if node.op == "call_module" else None
         items.append(Item({"type": keys.pop("type"), "name": name, "inputs": inputs, **keys}, origin,
-                          channels_last(shape_of(node)), foldable(node, keys, inputs[0])))
+                          channels_last(shape_of(node)), foldable(node, keys, inputs[0]), owner, node.name))
         sizes[name] = ctx.in_shape[1:] if len(ctx.in_shape) == 3 else None
         spec_of[node] = name
     for message in dict.fromkeys(warnings):
@@ -412,4 +413,4 @@ def draft(obj: Any, options: Options, problems: Problems) -> Draft:
     if not items or spec_of.get(output) != items[-1].name:
         raise fail(source, "the module's output must be the last layer it computes")
     items = fuse_pads(fold_activations(items), {k: v for k, v in sizes.items() if v})
-    return Draft(snake_name(type(obj).__name__, "model"), options.input_shape, items)
+    return Draft(snake_name(type(obj).__name__, "model"), options.input_shape, items, model=obj)
