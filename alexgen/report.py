@@ -106,7 +106,7 @@ def to_markdown(graph: Graph) -> str:
 
 
 NUMERIC = {"params", "non-train.", "MACs", "other", "activ."}
-DROPPABLE = ("RF/stride", "other", "activ.", "non-train.", "type")  # left out in this order when the terminal is too narrow
+DROPPABLE = ("other", "RF/stride", "activ.", "non-train.", "type")  # left out in this order when the terminal is too narrow
 
 
 def terminal_width() -> int:
