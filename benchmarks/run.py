@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:  # `python benchmarks/run.py` puts benchmarks/, no
 
 from benchmarks.common import ENV, METRICS_ENV, cpu_flags, cpu_model, load_average, table, versions  # noqa: E402
 
-SCRIPTS = ("peak", "compiler", "scaling", "inference", "training", "robustness")
+SCRIPTS = ("peak", "compiler", "scaling", "inference", "training", "torch_profile", "robustness")
 NOTES = "<!-- notes: everything below this line is kept when run.py regenerates the file -->"
 
 
@@ -136,7 +136,7 @@ def main() -> None:
     sections, metrics, durations = [], {}, []
     peak = None
     for name in chosen:
-        extra = [] if name in ("peak", "compiler", "scaling", "robustness") or peak is None else ["--peak", f"{peak}"]
+        extra = ["--peak", f"{peak}"] if name in ("inference", "training") and peak else []
         text, found, seconds = run_script(name, [*common, *extra])
         print(text, flush=True)
         sections.append(text)

@@ -15,6 +15,7 @@ TINY = {
     "compiler": ["--tiny"],
     "scaling": ["--tiny"],
     "robustness": ["--tiny"],
+    "torch_profile": ["--tiny"],
     "inference": ["--tiny", "--peak", "100"],
     "training": ["--tiny", "--peak", "100"],
 }
@@ -22,7 +23,7 @@ TINY = {
 
 @pytest.mark.parametrize("name", list(TINY))
 def test_each_benchmark_runs_in_its_tiny_mode(name: str) -> None:
-    if name in ("inference", "training"):
+    if name in ("inference", "training", "torch_profile"):
         pytest.importorskip("torch")
         pytest.importorskip("keras")
     module = importlib.import_module(f"benchmarks.{name}")
