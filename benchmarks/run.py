@@ -168,7 +168,7 @@ def main() -> None:
     ]
     previous = args.output.read_text() if args.output.exists() else ""
     notes = previous[previous.index(NOTES) :] if NOTES in previous else f"{NOTES}\n"
-    args.output.write_text("\n".join(header) + "\n".join(sections) + "\n" + notes)
+    args.output.write_text("\n".join(header) + "\n" + "\n".join(sections) + "\n" + notes)
     print(f"wrote {args.output}", file=sys.stderr)
 
 
