@@ -37,8 +37,8 @@ def repetitions(args: argparse.Namespace, full: tuple[int, int], quick: tuple[in
     return (0, 1) if args.tiny else quick if args.quick else full
 
 
-def median_time(step: Callable[[], object], repeat: int, warmup: int = 1) -> float:
-    """Median wall seconds of `step` over `repeat` calls, after `warmup` untimed calls."""
+def timings(step: Callable[[], object], repeat: int, warmup: int = 1) -> list[float]:
+    """Wall seconds of `repeat` calls of `step`, after `warmup` untimed calls."""
     for _ in range(warmup):
         step()
     times = []
@@ -46,7 +46,12 @@ def median_time(step: Callable[[], object], repeat: int, warmup: int = 1) -> flo
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
+
+
+def median_time(step: Callable[[], object], repeat: int, warmup: int = 1) -> float:
+    """Median wall seconds of `step` over `repeat` calls, after `warmup` untimed calls."""
+    return statistics.median(timings(step, repeat, warmup))
 
 
 def run_time(command: Sequence[str], repeat: int, cwd: Path = ROOT, warmup: int = 1) -> float:
