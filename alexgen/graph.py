@@ -68,6 +68,8 @@ class Graph:
     path: str
     sha256: str
     warnings: list[Diagnostic] = field(default_factory=list)
+    _index: tuple[int, int, dict[str, Node[Any]], dict[str, list[Node[Any]]]] | None = field(default=None, init=False,
+                                                                                   repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -99,13 +101,24 @@ class Graph:
             previous = node.name
         return True
 
+    def _lookup(self) -> tuple[dict[str, Node[Any]], dict[str, list[Node[Any]]]]:
+        """Nodes by name and readers by input name, built once (callers look nodes up in loops over all nodes)."""
+        key = (id(self.nodes), len(self.nodes))
+        if self._index is None or self._index[:2] != key:
+            readers: dict[str, list[Node[Any]]] = {}
+            for n in self.nodes:
+                for ref in dict.fromkeys(n.inputs):
+                    readers.setdefault(ref, []).append(n)
+            self._index = (*key, {n.name: n for n in self.nodes}, readers)
+        return self._index[2], self._index[3]
+
     def node(self, name: str) -> Node[Any]:
-        """The node called `name`."""
-        return next(n for n in self.nodes if n.name == name)
+        """The node called `name` (KeyError when there is none)."""
+        return self._lookup()[0][name]
 
     def consumers(self, name: str) -> list[Node[Any]]:
         """Nodes that read the output of `name`."""
-        return [n for n in self.nodes if name in n.inputs]
+        return list(self._lookup()[1].get(name, []))
 
     @property
     def total_params(self) -> int:

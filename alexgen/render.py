@@ -83,15 +83,28 @@ def target_module(target: str) -> Target:
     return TARGET_API[target]
 
 
+def ruff_command() -> list[str]:
+    """The ruff executable (its binary directly: `python -m ruff` costs an interpreter start per call)."""
+    try:
+        from ruff import find_ruff_bin
+
+        return [os.fsdecode(find_ruff_bin())]
+    except (ImportError, FileNotFoundError):
+        return [sys.executable, "-m", "ruff"]
+
+
 def _ruff(arguments: list[str], source: str, name: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "ruff", *arguments, "--isolated", f"--line-length={LINE_LENGTH}",
-               f"--stdin-filename={name}", "-"]
-    return subprocess.run(command, input=source, capture_output=True, text=True, check=False)
+    command = [*ruff_command(), *arguments, "--isolated", f"--line-length={LINE_LENGTH}", f"--stdin-filename={name}",
+               "-"]
+    return subprocess.run(command, input=source, capture_output=True, text=True, encoding="utf-8", check=False)
+
+
+FIX_ARGUMENTS = ["check", "--fix", "--exit-zero", "--quiet", "--select=I,F401"]
 
 
 def format_source(source: str, name: str = "generated.py") -> str:
     """Sort imports and drop unused ones (`ruff check --fix`), then `ruff format`, ignoring project settings."""
-    fixed = _ruff(["check", "--fix", "--exit-zero", "--quiet", "--select=I,F401"], source, name)
+    fixed = _ruff(FIX_ARGUMENTS, source, name)
     result = _ruff(["format"], fixed.stdout if fixed.returncode == 0 and fixed.stdout else source, name)
     if result.returncode != 0:
         raise RenderError([Diagnostic(f"ruff could not format the generated {name}: {result.stderr.strip()}",
@@ -99,8 +112,43 @@ def format_source(source: str, name: str = "generated.py") -> str:
     return result.stdout
 
 
+def _ruff_files(arguments: list[str], paths: list[Path]) -> subprocess.CompletedProcess[bytes]:
+    """Run ruff on files of one folder, from that folder (so no project settings or folder names apply)."""
+    command = [*ruff_command(), *arguments, "--isolated", "--no-cache", f"--line-length={LINE_LENGTH}",
+               *(path.name for path in paths)]
+    return subprocess.run(command, cwd=paths[0].parent, capture_output=True, check=False)
+
+
+def format_sources(sources: list[tuple[str, str]]) -> list[str]:
+    """format_source for many (source, name) pairs with two ruff runs in all, over a temporary folder.
+
+    When a file is not valid Python, every file is formatted on its own instead, so each broken one is reported
+    by name (RenderError with all of them)."""
+    if len(sources) <= 1:
+        return [format_source(source, name) for source, name in sources]
+    with tempfile.TemporaryDirectory(prefix="alexgen-format-") as folder:
+        paths = [Path(folder) / f"module_{number}.py" for number in range(len(sources))]
+        for path, (source, _) in zip(paths, sources, strict=True):
+            path.write_text(source, encoding="utf-8", newline="\n")
+        _ruff_files(FIX_ARGUMENTS, paths)
+        if _ruff_files(["format", "--quiet"], paths).returncode == 0:
+            return [path.read_text(encoding="utf-8") for path in paths]
+    formatted, problems = [], []
+    for source, name in sources:
+        try:
+            formatted.append(format_source(source, name))
+        except RenderError as exc:
+            problems.extend(exc.diagnostics)
+    raise RenderError(problems or [Diagnostic("ruff could not format the generated files", sources[0][1])])
+
+
 def render_module(graph: Graph, target: str, env: jinja2.Environment, spec_path: str) -> str:
     """Render and format one target's module for a graph."""
+    return seal(format_source(render_source(graph, target, env, spec_path), f"{graph.name}.py"))
+
+
+def render_source(graph: Graph, target: str, env: jinja2.Environment, spec_path: str) -> str:
+    """One target's module for a graph as the template prints it (not yet formatted nor sealed)."""
     module = target_module(target)
     meta = Meta(spec_path, graph.sha256, target)
     try:
@@ -120,7 +168,7 @@ def render_module(graph: Graph, target: str, env: jinja2.Environment, spec_path:
         raise RenderError([Diagnostic(f"template {module.template} raised {type(exc).__name__}: {exc}",
                                       *_template_frame(exc, module.template),
                                       hint="fix the template override")]) from None
-    return seal(format_source(source, f"{graph.name}.py"))
+    return source
 
 
 def _template_frame(exc: BaseException, default: str) -> tuple[str, int]:
@@ -171,21 +219,29 @@ def name_problems(graphs: list[tuple[Graph, str]]) -> list[Diagnostic]:
 
 def render_outputs(graphs: list[tuple[Graph, str]], targets: list[str],
                    user_templates: Path | None = None) -> list[Output]:
-    """Every file for every (graph, spec path) and target, rendered in memory; nothing touches disk."""
+    """Every file for every (graph, spec path) and target, rendered in memory; nothing touches the output folder
+    (ruff formats all modules at once in a temporary folder)."""
     env = environment(user_templates)
     problems = name_problems(graphs)
     if problems:
         raise RenderError(problems)
     outputs = package_inits(targets)
+    rendered: list[tuple[Path, str, str]] = []  # relative path, unformatted source, module file name
     for graph, spec_path in graphs:
         for target in targets:
             try:
-                outputs.append(Output(Path(target) / f"{graph.name}.py",
-                                      render_module(graph, target, env, spec_path)))
+                rendered.append((Path(target) / f"{graph.name}.py", render_source(graph, target, env, spec_path),
+                                 f"{graph.name}.py"))
             except RenderError as exc:
                 problems.extend(exc.diagnostics)
+    formatted: list[str] = []
+    try:
+        formatted = format_sources([(source, name) for _, source, name in rendered])
+    except RenderError as exc:
+        problems.extend(exc.diagnostics)
     if problems:
         raise RenderError(problems)
+    outputs += [Output(relative, seal(text)) for (relative, _, _), text in zip(rendered, formatted, strict=True)]
     return outputs
 
 

@@ -209,6 +209,16 @@ def test_analyzing_imports_no_framework() -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_analyze_imports_no_template_engine_formatter_or_table_code_it_does_not_print() -> None:
+    code = ("import sys; from alexgen.cli import main; sys.argv = ['alexgen', 'analyze', '--format', 'json']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'jinja2', 'ruff', 'rich', 'numpy', 'torch', "
+            "'tensorflow', 'keras'})\nprint(loaded, file=sys.stderr)")
+    result = run_python(code)
+    assert result.returncode == 0 and '"macs"' in result.stdout, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "[]", result.stderr
+
+
 def test_the_documented_diagnostics_example(alexgen_cli, tmp_path: Path) -> None:
     doc = (ROOT / "docs" / "spec.md").read_text()
     spec = re.search(r"For this spec, `net.yaml`:\n\n```yaml\n(.*?)```", doc, flags=re.S).group(1)

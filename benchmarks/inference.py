@@ -1,0 +1,140 @@
+"""Inference throughput: the generated PyTorch and Keras AlexNet against hand-written references in the same run,
+at batch 32 and batch 1, as a fraction of the machine's measured peak.
+
+FLOPs per image are twice the MACs `alexgen analyze` counts (1.136 GMAC for AlexNet at 227x227). The reference of
+each framework (speed 1.00) is the hand-written model in the form people usually write it: a torchvision-style
+nn.Module in NCHW, and a Keras functional model called through tf.function.
+Run: python -m benchmarks.inference [--quick | --tiny] [--framework torch|keras|all] [--peak GFLOPS]
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks.common import (
+    Metrics,
+    Row,
+    fraction_metrics,
+    median_time,
+    parser,
+    peak_or_measure,
+    repetitions,
+    script_main,
+    throughput_table,
+)
+from benchmarks.models import Net, generated, keras_reference, network, torch_reference
+
+
+def repeats(batch: int, args: argparse.Namespace) -> tuple[int, int]:
+    """(warm-up calls, timed calls) for a batch size."""
+    if batch == 1:
+        return repetitions(args, full=(5, 30), quick=(3, 10))
+    return repetitions(args, full=(2, 7), quick=(1, 3))
+
+
+def torch_rows(net: Net, batches: list[int], args: argparse.Namespace) -> list[Row]:
+    """Generated model as generated (eval, no_grad) and the hand-written one in NCHW and channels_last."""
+    import torch
+
+    torch.manual_seed(0)
+    module = generated(net, "pytorch")
+    models: list[tuple[str, str, Any, Callable[[], Any], bool]] = [
+        (
+            "torch_generated",
+            "generated, as generated (eval, no_grad)",
+            module.build_model().eval(),
+            torch.no_grad,
+            False,
+        ),
+        (
+            "torch_reference",
+            "hand-written torchvision-style, NCHW (inference_mode)",
+            torch_reference(net).eval(),
+            torch.inference_mode,
+            True,
+        ),
+        (
+            "torch_reference_cl",
+            "hand-written, channels_last (inference_mode)",
+            torch_reference(net).eval().to(memory_format=torch.channels_last),
+            torch.inference_mode,
+            False,
+        ),
+    ]
+    rows = []
+    for batch in batches:
+        x = torch.randn(batch, 3, net.size, net.size)
+        for key, label, model, context, is_ref in models:
+            inputs = x.contiguous(memory_format=torch.channels_last) if key.endswith("_cl") else x
+
+            def step(model: Any = model, context: Callable[[], Any] = context, inputs: Any = inputs) -> None:
+                with context():
+                    model(inputs)
+
+            warmup, repeat = repeats(batch, args)
+            rows.append(Row("PyTorch", key, label, batch, median_time(step, repeat, warmup), is_ref))
+    return rows
+
+
+def keras_rows(net: Net, batches: list[int], args: argparse.Namespace) -> list[Row]:
+    """Generated model called eagerly and through tf.function, and the hand-written functional model."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    module = generated(net, "keras")
+    model, reference = module.build_model(), keras_reference(net)
+    calls: list[tuple[str, str, Callable[[Any], Any], bool]] = [
+        ("keras_generated", "generated, `model(x)` eager", lambda x: model(x, training=False), False),
+        (
+            "keras_generated_tf_function",
+            "generated, wrapped in tf.function by the benchmark",
+            tf.function(lambda x: model(x, training=False)),
+            False,
+        ),
+        (
+            "keras_reference",
+            "hand-written functional, tf.function",
+            tf.function(lambda x: reference(x, training=False)),
+            True,
+        ),
+    ]
+    rows = []
+    for batch in batches:
+        x = tf.random.normal((batch, net.size, net.size, 3), seed=0)
+        for key, label, call, is_ref in calls:
+            warmup, repeat = repeats(batch, args)
+            seconds = median_time(lambda call=call, x=x: call(x).numpy(), repeat, warmup)
+            rows.append(Row("Keras", key, label, batch, seconds, is_ref))
+    return rows
+
+
+def run(argv: list[str] | None = None) -> tuple[str, Metrics]:
+    """The inference table."""
+    options = parser(__doc__.splitlines()[0])
+    options.add_argument("--framework", choices=["torch", "keras", "all"], default="all")
+    args = options.parse_args(argv)
+    peak = peak_or_measure(args)
+    net = network(args.tiny)
+    batches = [2] if args.tiny else [32, 1]
+    rows = []
+    if args.framework in ("torch", "all"):
+        rows += torch_rows(net, batches, args)
+    if args.framework in ("keras", "all"):
+        rows += keras_rows(net, batches, args)
+    text = (
+        f"### Inference ({net.graph.name}, {net.flops / 1e9:.3f} GFLOP per image, peak {peak:,.0f} GFLOP/s)\n\n"
+        + throughput_table(rows, net.flops, peak)
+    )
+    return text, fraction_metrics(rows, net.flops, peak)
+
+
+def main() -> None:
+    """Print the report."""
+    script_main(run)
+
+
+if __name__ == "__main__":
+    main()
