@@ -135,7 +135,7 @@ def _fate(
     if b_slot is None:
         return TensorFate(key, REMOVED, a_shape, None, "only in A: dropped")
     assert left is not None and right is not None and a_shape is not None and b_shape is not None
-    if left.type != right.type:
+    if left.op is not right.op:
         reason = f"layer type {left.type} -> {right.type}"
     elif a_shape != b_shape:
         reason = f"shape {shape_text(a_shape)} -> {shape_text(b_shape)}"

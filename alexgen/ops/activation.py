@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from alexgen.analysis import Field, LayerStats, Shape
+from alexgen.ops._describe import activation_text
 from alexgen.ops._shared import ACTIVATION_FUNCTIONS, ACTIVATION_MODULES
 from alexgen.ops.base import KerasLayer, Module, Op
 from alexgen.specbase import Activation, LayerBase
@@ -39,4 +40,5 @@ def pytorch(node: Node[ActivationLayer]) -> list[Module]:
 
 OP = Op("activation", ActivationLayer, analyze, keras, pytorch,
         pytorch_functional=lambda node, xs: ACTIVATION_FUNCTIONS[node.layer.activation].format(xs[0]),
-        output_activation=lambda layer: layer.activation, flat="keep")
+        output_activation=lambda layer: layer.activation, flat="keep",
+        describe=activation_text, colour="#f4f4f4")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from alexgen.analysis import Field, LayerStats, Shape
+from alexgen.ops._describe import number
 from alexgen.ops._shared import keras_simple, torch_simple
 from alexgen.ops.base import Op
 from alexgen.specbase import LayerBase, Rate
@@ -25,4 +26,4 @@ def analyze(layer: Dropout, shapes: list[Shape], fields: list[Field]) -> LayerSt
 
 OP = Op("dropout", Dropout, analyze, keras_simple("layers.Dropout", "rate"),
         torch_simple(lambda layer: call("nn.Dropout", layer.rate)), flat="keep", may_alias_input=True,
-        trails_block=True)
+        trails_block=True, describe=lambda node: f"rate {number(node.layer.rate)}", colour="#eeeeee")
