@@ -183,7 +183,7 @@ class _Canvas:
         from matplotlib.patches import FancyArrowPatch
         from matplotlib.path import Path as MplPath
 
-        style = {
+        style: dict[str, Any] = {
             "arrowstyle": "-|>",
             "mutation_scale": 7,
             "color": "#555555",
