@@ -42,28 +42,17 @@ class LayerView:
 
 @dataclass(frozen=True)
 class NetView:
-    """A whole network: its name, where it came from, its input and its layers in spec order."""
+    """A whole network: its name, where it came from, its input, its layers in spec order and the graph's totals
+    (all parameters, those an optimizer updates, multiply-accumulates for one example)."""
 
     name: str
     path: str
     description: str
     input_shape: Shape
     layers: tuple[LayerView, ...]
-
-    @property
-    def params(self) -> int:
-        """All parameters, trainable or not."""
-        return sum(layer.params for layer in self.layers)
-
-    @property
-    def trainable(self) -> int:
-        """Parameters an optimizer updates."""
-        return sum(layer.trainable for layer in self.layers)
-
-    @property
-    def macs(self) -> int:
-        """Multiply-accumulates for one example."""
-        return sum(layer.macs for layer in self.layers)
+    params: int
+    trainable: int
+    macs: int
 
     @property
     def output_shape(self) -> Shape:
@@ -127,7 +116,8 @@ def from_graph(graph: Graph) -> NetView:
         for node in graph.nodes
     )
     description = getattr(graph.spec, "description", None) or ""
-    return NetView(graph.name, graph.path, description, tuple(graph.input_shape), layers)
+    totals = graph.total_params, graph.trainable_params, graph.macs
+    return NetView(graph.name, graph.path, description, tuple(graph.input_shape), layers, *totals)
 
 
 def si(count: float) -> str:
