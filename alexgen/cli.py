@@ -352,7 +352,7 @@ def diff(spec_a: str, spec_b: str, fmt: str) -> None:
 @cli.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True,
-              help="Output format.")
+              help="Print the resolved spec as YAML or as JSON.")
 @click.option("--params", "show_params", is_flag=True, help="Print the parameters (type, default, value and the "
               "fields each flows into) and the source files instead.")
 @set_option

@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -170,8 +171,13 @@ def expand(layers: PNode, problems: list[Diagnostic]) -> PNode:
             problems.append(diagnostic(item.at, f"repeat: expands beyond {MAX_LAYERS} layers"))
             return PNode(result, layers.at, layers.key_at)
         for i in range(1, times + 1):
-            result.extend(clone(layer, lambda text, i=i: text.replace(INDEX, str(i))) for layer in block)
+            result.extend(clone(layer, partial(_numbered, number=i)) for layer in block)
     return PNode(result, layers.at, layers.key_at, layers.params)
+
+
+def _numbered(text: str, number: int) -> str:
+    """A repeated layer's text with `{i}` replaced by its copy's number."""
+    return text.replace(INDEX, str(number))
 
 
 def _block(item: PNode, problems: list[Diagnostic]) -> tuple[int, list[PNode]]:
@@ -199,7 +205,7 @@ def _block(item: PNode, problems: list[Diagnostic]) -> tuple[int, list[PNode]]:
                 problems.append(diagnostic(layer.at, "repeat blocks do not nest", "write the inner block out"))
     if len(problems) > found:
         return 0, []
-    return count.value, list(layers.value)  # type: ignore[union-attr]
+    return count.value, list(layers.value)
 
 
 def dump_resolved(resolved: Resolved, fmt: str = "yaml", show_params: bool = False) -> str:

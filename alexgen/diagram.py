@@ -22,22 +22,7 @@ MIN_WIDTH_IN = 5.5
 MARGIN = 0.15  # rows above and below the boxes, where wrapped edges run
 DPI = 150
 TITLE_CHARS = 30  # name and type on one line of a box
-COLOURS = {
-    "input": "#ffffff",
-    "conv2d": "#cfe2f3",
-    "dense": "#d9ead3",
-    "max_pool2d": "#fce5cd",
-    "avg_pool2d": "#fce5cd",
-    "adaptive_avg_pool2d": "#fce5cd",
-    "global_avg_pool2d": "#fce5cd",
-    "batch_norm": "#e6d9f2",
-    "lrn": "#e6d9f2",
-    "dropout": "#eeeeee",
-    "flatten": "#eeeeee",
-    "activation": "#f4f4f4",
-    "zero_padding2d": "#f4f4f4",
-    "concatenate": "#fff2cc",
-}
+INPUT_COLOUR = "#ffffff"
 
 
 class DiagramError(Exception):
@@ -128,7 +113,7 @@ def layout(net: NetView) -> dict[str, Placed]:
 
 def _box_text(layer: LayerView) -> tuple[str, str, str]:
     """Name (shortened to fit), type, and the body: detail (kernel/stride, activation), output shape, parameters."""
-    join = layer.type == "concatenate"
+    join = layer.op.multi_input
     room = TITLE_CHARS - (0 if join else len(layer.type))
     name = layer.name if len(layer.name) <= room else layer.name[: room - 1] + "…"
     numbers = shape_text(layer.shape) + (f"  ·  {layer.params:,} params" if layer.params else "")
@@ -153,19 +138,19 @@ class _Canvas:
     def __init__(self, ax: Any, places: dict[str, Placed]) -> None:
         self.ax, self.places = ax, places
 
-    def box(self, gid: str, name: str, kind: str, label: str, kind_label: str, body: str) -> None:
-        """One layer's box: its label and type on top, the body below."""
+    def box(self, gid: str, name: str, look: tuple[str, bool], label: str, kind_label: str, body: str) -> None:
+        """One layer's box: its label and type on top, the body below; `look` is its fill and whether it joins."""
         from matplotlib.patches import FancyBboxPatch
 
         place = self.places[name]
-        join = kind == "concatenate"
+        colour, join = look
         width = BOX_W * (0.8 if join else 1.0)
         patch = FancyBboxPatch(
             (place.x - width / 2, place.row - BOX_H / 2),
             width,
             BOX_H,
             boxstyle="round,pad=0,rounding_size=" + ("0.3" if join else "0.06"),
-            facecolor=COLOURS.get(kind, "#ffffff"),
+            facecolor=colour,
             edgecolor="#444444",
             linewidth=0.8,
             gid=gid,
@@ -198,7 +183,7 @@ class _Canvas:
         from matplotlib.patches import FancyArrowPatch
         from matplotlib.path import Path as MplPath
 
-        style = {
+        style: dict[str, Any] = {
             "arrowstyle": "-|>",
             "mutation_scale": 7,
             "color": "#555555",
@@ -302,9 +287,9 @@ def draw(net: NetView, fmt: str) -> bytes:
         ax.set_ylim(rows - 0.5 + MARGIN, -0.5 - MARGIN)
         ax.set_axis_off()
         canvas = _Canvas(ax, places)
-        canvas.box("input-node", INPUT, "input", INPUT, "input", shape_text(net.input_shape))
+        canvas.box("input-node", INPUT, (INPUT_COLOUR, False), INPUT, "input", shape_text(net.input_shape))
         for layer in net.layers:
-            canvas.box(f"layer-{layer.name}", layer.name, layer.type, *_box_text(layer))
+            canvas.box(f"layer-{layer.name}", layer.name, (layer.op.colour, layer.op.multi_input), *_box_text(layer))
         for layer in net.layers:
             for ref in dict.fromkeys(layer.inputs):
                 canvas.edge(ref, layer.name)

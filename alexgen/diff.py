@@ -129,13 +129,14 @@ def _fate(
     key: str, left: LayerView | None, right: LayerView | None, a_slot: Slot | None, b_slot: Slot | None
 ) -> TensorFate:
     """One tensor's fate, the first reason it cannot be reused winning."""
-    a_shape, b_shape = a_slot and a_slot.shape, b_slot and b_slot.shape
+    a_shape = a_slot.shape if a_slot else None
+    b_shape = b_slot.shape if b_slot else None
     if a_slot is None:
         return TensorFate(key, NEW, None, b_shape, "only in B: initialised as B says")
     if b_slot is None:
         return TensorFate(key, REMOVED, a_shape, None, "only in A: dropped")
     assert left is not None and right is not None and a_shape is not None and b_shape is not None
-    if left.type != right.type:
+    if left.op is not right.op:
         reason = f"layer type {left.type} -> {right.type}"
     elif a_shape != b_shape:
         reason = f"shape {shape_text(a_shape)} -> {shape_text(b_shape)}"
@@ -158,10 +159,10 @@ def weight_fates(a: NetView, b: NetView) -> tuple[TensorFate, ...]:
                 keys[f"{name}.{slot.name}"] = None
     fates = []
     for key in keys:
-        name, slot = key.rsplit(".", 1)
+        name, slot_name = key.rsplit(".", 1)
         left, right = in_a.get(name), in_b.get(name)
-        a_slot = next((s for s in left.slots if s.name == slot), None) if left else None
-        b_slot = next((s for s in right.slots if s.name == slot), None) if right else None
+        a_slot = next((s for s in left.slots if s.name == slot_name), None) if left else None
+        b_slot = next((s for s in right.slots if s.name == slot_name), None) if right else None
         fates.append(_fate(key, left, right, a_slot, b_slot))
     return tuple(fates)
 
@@ -200,7 +201,7 @@ def rows(diff: NetDiff) -> list[tuple[str, ...]]:
         (
             d.name,
             d.status,
-            _pair(d.a and d.a.type, d.b and d.b.type),
+            _pair(d.a.type if d.a else None, d.b.type if d.b else None),
             _pair(_shape(d.a), _shape(d.b)),
             f"{d.a.params:,}" if d.a else "",
             f"{d.b.params:,}" if d.b else "",

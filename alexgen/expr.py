@@ -166,7 +166,7 @@ def _apply(op: Token, left: Any, right: Any) -> int:
             )
     if op.text in {"//", "%"} and right == 0:
         raise ExprError("division by zero", op.offset)
-    result = {
+    result: int = {
         "+": lambda: left + right,
         "-": lambda: left - right,
         "*": lambda: left * right,

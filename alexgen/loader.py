@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from alexgen.diagnostics import Diagnostic, SpecError
+from alexgen.diagnostics import Diagnostic, Level, SpecError
 from alexgen.yamlhints import syntax_hint
 
 Path_ = tuple[str | int, ...]
@@ -31,6 +31,7 @@ class _Yaml12Resolver(yaml.SafeLoader):
 _LIBYAML = hasattr(yaml, "CSafeLoader")
 
 
+# The base is chosen at run time (libyaml's loader when PyYAML was built with it), which mypy cannot follow.
 class _FastComposer(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """libyaml's parser (about 6x faster) with the same resolver; only ever used to compose nodes."""
 
@@ -69,10 +70,10 @@ class SourceMap:
         return self.where(path, key=key)[1:]
 
     def diagnostic(self, path: Path_, message: str, *, hint: str | None = None, key: bool = False,
-                   layer: str | None = None, index: int | None = None, level: str = "error") -> Diagnostic:
+                   layer: str | None = None, index: int | None = None, level: Level = "error") -> Diagnostic:
         """A diagnostic placed at `path` (in the file that node came from)."""
         file, line, column = self.where(path, key=key)
-        return Diagnostic(message, file, line, column, hint, layer, index, level)  # type: ignore[arg-type]
+        return Diagnostic(message, file, line, column, hint, layer, index, level)
 
 
 @dataclass
@@ -127,6 +128,7 @@ class _Builder:
             return node.value
         if node.tag not in _SCALAR_TAGS:
             self.problem(node, f"YAML tag '{node.tag}' is not allowed", "specs are plain data: remove the tag")
+            # PyYAML's resolver is untyped (types-PyYAML leaves resolve() unannotated)
             plain: str = self.scalars.resolve(yaml.ScalarNode, node.value, (True, False))  # type: ignore[no-untyped-call]
             node = yaml.ScalarNode(plain, node.value, node.start_mark, node.end_mark)  # read as if untagged
         if node.tag == f"{_YAML_TAG}timestamp":

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from alexgen.graph import INPUT, Graph, Node
+from alexgen.graph import INPUT, Graph
+from alexgen.ops import Op
 
 Shape = tuple[int, ...]
 
@@ -37,32 +37,22 @@ class LayerView:
     detail: str
     slots: tuple[Slot, ...]
     input_blocks: tuple[Shape, ...]
+    op: Op[Any] = field(compare=False, repr=False)  # the layer type's registry entry (join, colour)
 
 
 @dataclass(frozen=True)
 class NetView:
-    """A whole network: its name, where it came from, its input and its layers in spec order."""
+    """A whole network: its name, where it came from, its input, its layers in spec order and the graph's totals
+    (all parameters, those an optimizer updates, multiply-accumulates for one example)."""
 
     name: str
     path: str
     description: str
     input_shape: Shape
     layers: tuple[LayerView, ...]
-
-    @property
-    def params(self) -> int:
-        """All parameters, trainable or not."""
-        return sum(layer.params for layer in self.layers)
-
-    @property
-    def trainable(self) -> int:
-        """Parameters an optimizer updates."""
-        return sum(layer.trainable for layer in self.layers)
-
-    @property
-    def macs(self) -> int:
-        """Multiply-accumulates for one example."""
-        return sum(layer.macs for layer in self.layers)
+    params: int
+    trainable: int
+    macs: int
 
     @property
     def output_shape(self) -> Shape:
@@ -75,89 +65,20 @@ def shape_text(shape: Shape) -> str:
     return "x".join(str(d) for d in shape)
 
 
-def _pair(values: tuple[int, int]) -> str:
-    return str(values[0]) if values[0] == values[1] else f"{values[0]}x{values[1]}"
-
-
-def _window(node: Node) -> str:
-    """Kernel/stride of a sliding window, e.g. `11x11/4`, with dilation and padding when they matter."""
-    if node.window is None:
-        return ""
-    kernel, strides = node.window.kernel, node.window.strides
-    text = f"{kernel[0]}x{kernel[1]}/{_pair(strides)}"
-    if node.window.dilation != (1, 1):
-        text += f" dil {_pair(node.window.dilation)}"
-    padding = getattr(node.layer, "padding", "valid")
-    if padding == "same":
-        text += " same"
-    elif any(p for side in node.window.pads for p in side):
-        text += f" pad {_pads(node)}"
-    return text
-
-
-def _pads(node: Node) -> str:
-    (top, bottom), (left, right) = node.window.pads  # type: ignore[union-attr]
-    if top == bottom == left == right:
-        return str(top)
-    return f"{top},{bottom},{left},{right}"
-
-
-def _activation(node: Node) -> str:
-    activation = getattr(node.layer, "activation", None)
-    return "" if activation in (None, "linear") else str(activation)
-
-
-def _join(*parts: str) -> str:
-    return ", ".join(part for part in parts if part)
-
-
-def _conv(node: Node) -> str:
-    groups = getattr(node.layer, "groups", 1)
-    return _join(
-        _window(node),
-        f"groups {groups}" if groups > 1 else "",
-        _activation(node),
-        "" if getattr(node.layer, "use_bias", True) else "no bias",
-    )
-
-
-def _number(value: float) -> str:
-    return f"{value:g}"
-
-
-DETAILS: dict[str, Callable[[Node], str]] = {
-    "conv2d": _conv,
-    "dense": lambda n: _join(_activation(n), "" if n.layer.use_bias else "no bias"),  # type: ignore[attr-defined]
-    "max_pool2d": _window,
-    "avg_pool2d": _window,
-    "adaptive_avg_pool2d": lambda n: f"to {_pair(n.shape[:2])}",  # type: ignore[arg-type]
-    "global_avg_pool2d": lambda n: "global mean",
-    "zero_padding2d": lambda n: f"pad {_pads(n)}",
-    "batch_norm": lambda n: f"eps {_number(n.layer.epsilon)}",  # type: ignore[attr-defined]
-    "lrn": lambda n: (
-        f"n {n.layer.size}, a {_number(n.layer.alpha)}, b {_number(n.layer.beta)}, "  # type: ignore[attr-defined]
-        f"k {_number(n.layer.bias)}"
-    ),  # type: ignore[attr-defined]
-    "dropout": lambda n: f"rate {_number(n.layer.rate)}",  # type: ignore[attr-defined]
-    "flatten": lambda n: "",
-    "activation": _activation,
-    "concatenate": lambda n: "channels" if len(n.shape) == 3 else "features",
-}
-
-
 def weight_slots(graph: Graph) -> tuple[dict[str, tuple[Slot, ...]], dict[str, tuple[Shape, ...]]]:
     """Each weighted layer's tensors, and the blocks each flat vector was joined from (a dense kernel's rows
     mean different things when they change, even at the same shape): the only use of the weights layout here."""
-    from alexgen.weights import flat_segments, neutral_shapes
+    from alexgen.weights import flat_segments
 
-    flat_input = {node.name: node.type if len(node.input_shapes[0]) == 1 else None for node in graph.nodes}
-    found: dict[str, list[Slot]] = {}
-    for key, shape in neutral_shapes(graph).items():
-        layer, slot = key.rsplit(".", 1)
-        follows = flat_input[layer] == "batch_norm" or (flat_input[layer] is not None and slot == "kernel")
-        found.setdefault(layer, []).append(Slot(slot, tuple(shape), follows))
+    found = {
+        node.name: tuple(
+            Slot(slot.name, tuple(slot.shape), slot.follows_input and len(node.input_shapes[0]) == 1)
+            for slot in node.slots
+        )
+        for node in graph.weighted
+    }
     blocks = {name: _merged(segments) for name, segments in flat_segments(graph).items()}
-    return {layer: tuple(slots) for layer, slots in found.items()}, blocks
+    return found, blocks
 
 
 def _merged(segments: list[tuple[int, ...]]) -> tuple[Shape, ...]:
@@ -171,11 +92,6 @@ def _merged(segments: list[tuple[int, ...]]) -> tuple[Shape, ...]:
         else:
             merged.append(tuple(block))
     return tuple(merged)
-
-
-def _detail(node: Node) -> str:
-    rule: Callable[[Node], str] | None = DETAILS.get(node.type)
-    return rule(node) if rule else ""
 
 
 def from_graph(graph: Graph) -> NetView:
@@ -192,14 +108,16 @@ def from_graph(graph: Graph) -> NetView:
             node.params,
             node.trainable,
             node.macs,
-            _detail(node),
+            node.op.detail(node),
             slots.get(node.name, ()),
             tuple(block for ref in node.inputs for block in blocks.get(ref, (shapes[ref],))),
+            node.op,
         )
         for node in graph.nodes
     )
     description = getattr(graph.spec, "description", None) or ""
-    return NetView(graph.name, graph.path, description, tuple(graph.input_shape), layers)
+    totals = graph.total_params, graph.trainable_params, graph.macs
+    return NetView(graph.name, graph.path, description, tuple(graph.input_shape), layers, *totals)
 
 
 def si(count: float) -> str:

@@ -92,7 +92,7 @@ def _value(text: str, number: int, column: int, problems: list[Diagnostic]) -> A
 
 def apply_setting(tree: PNode, setting: Setting, problems: list[Diagnostic], params: Sequence[str] = ()) -> None:
     """Put one value into the resolved tree at its path; a path that does not exist is a problem."""
-    node, path = tree, []
+    node, path = tree, list[str | int]()
     parts = setting.parts
     at = setting.value.key_at or setting.value.at
     for depth, part in enumerate(parts):
@@ -110,15 +110,6 @@ def apply_setting(tree: PNode, setting: Setting, problems: list[Diagnostic], par
                 node.value[part] = setting.value
                 return
             problems.append(_missing(setting, at, where, part, allowed, list(node.value), params if not path else []))
-            return
-            choices = sorted(set(allowed) | set(node.value))
-            problems.append(
-                diagnostic(
-                    at,
-                    f"--set {setting.key}: {where} has no key '{part}'",
-                    suggest(part, choices) or (f"keys: {', '.join(choices)}" if choices else None),
-                )
-            )
             return
         if node.is_list:
             index = _index(node, path, part, setting, at, problems)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -198,9 +199,10 @@ class ParamTable:
         )
         return None
 
-    def closure(self, names: set[str]) -> frozenset[str]:
+    def closure(self, names: builtins.set[str]) -> frozenset[str]:
         """The names and every parameter they depend on."""
-        found, todo = set(), list(names)
+        found: builtins.set[str] = builtins.set()
+        todo = list(names)
         while todo:
             name = todo.pop()
             if name not in found:
@@ -208,7 +210,7 @@ class ParamTable:
                 todo.extend(self.deps.get(name, ()))
         return frozenset(found)
 
-    def lookup(self, used: set[str]) -> Any:
+    def lookup(self, used: builtins.set[str]) -> Any:
         """A lookup function for substituting spec values, recording uses in `used`."""
 
         def find(name: str, offset: int) -> Any:
@@ -266,8 +268,6 @@ def substitute_value(text: str, lookup: Any) -> Any:
     parts = split(text)
     if len(parts) == 1 and isinstance(parts[0], Piece):
         return _at(parts[0], lookup)
-    if not any(isinstance(p, Piece) for p in parts):
-        return "".join(parts)  # type: ignore[arg-type]
     return "".join(_text(_at(p, lookup)) if isinstance(p, Piece) else p for p in parts)
 
 

@@ -86,7 +86,7 @@ def target_module(target: str) -> Target:
 def ruff_command() -> list[str]:
     """The ruff executable (its binary directly: `python -m ruff` costs an interpreter start per call)."""
     try:
-        from ruff import find_ruff_bin
+        from ruff import find_ruff_bin  # type: ignore[import-untyped]  # ruff ships no type information
 
         return [os.fsdecode(find_ruff_bin())]
     except (ImportError, FileNotFoundError):

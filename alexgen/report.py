@@ -106,7 +106,8 @@ def to_markdown(graph: Graph) -> str:
 
 
 NUMERIC = {"params", "non-train.", "MACs", "other", "activ."}
-DROPPABLE = ("other", "RF/stride", "activ.", "non-train.", "type")  # left out in this order when the terminal is too narrow
+# left out in this order when the terminal is too narrow
+DROPPABLE = ("other", "RF/stride", "activ.", "non-train.", "type")
 
 
 def terminal_width() -> int:

@@ -79,10 +79,10 @@ def syntax_hint(exc: yaml.MarkedYAMLError, text: str) -> str | None:
             _missing_space(lines, number) or _indented_more(lines, number) or "a `: ` inside a value: quote the value"
         )
     if problem.startswith("expected <block end>"):
-        opened = exc.context_mark.line + 1 if exc.context_mark else number
+        block = exc.context_mark.line + 1 if exc.context_mark else number
         return (
             f"inconsistent indentation: line {number + 1} does not line up with the block that starts on line "
-            f"{opened}; the keys of one mapping (and the `-` of one list) must start in the same column"
+            f"{block}; the keys of one mapping (and the `-` of one list) must start in the same column"
         )
     return None
 

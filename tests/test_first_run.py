@@ -269,8 +269,8 @@ def test_rendered_files_get_the_usual_permissions(tmp_path: Path, tiny: Path, um
 def test_converted_weights_get_the_usual_permissions(tmp_path: Path, tiny: Path, umask: int) -> None:
     pytest.importorskip("safetensors")
     from alexgen.check import random_weights
-    from alexgen.weights import write_neutral
     from alexgen.validate import load_graph
+    from alexgen.weights import write_neutral
 
     graph = load_graph(tiny)
     write_neutral(tmp_path / "a.safetensors", random_weights(graph, 0), graph)

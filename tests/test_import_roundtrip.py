@@ -19,6 +19,7 @@ import yaml
 from conftest import ROOT, SPEC_PATHS
 
 from alexgen import report
+from alexgen.compose import resolve_file
 from alexgen.graph import Graph
 from alexgen.importers import import_model
 from alexgen.render import environment, render_module
@@ -131,7 +132,7 @@ def test_round_trip(path: Path, target: str) -> None:
     assert [renames.get(n.name, n.name) for n in graph.nodes] == [n.name for n in original.nodes]
     carried = NOT_IN_A_MODULE if target == "pytorch" else ()
     assert canonical(graph, carried) == canonical(original, carried)
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = resolve_file(path).data  # the flat spec: bases, parameters and repeats applied
     complete = completed(imported.text, raw, target, renames)
     assert analysis(complete) == analysis(original)
     assert complete.spec.training == original.spec.training

@@ -393,7 +393,7 @@ def test_layer_names_that_shadow_builtins_or_generated_names_are_renamed() -> No
     outputs = render_outputs([(graph, "n.yaml")], ["keras", "pytorch"])
     for output, target in zip(outputs[3:], [keras_target, pytorch_target], strict=True):
         tree = ast.parse(output.text)
-        function = "build_model" if target is keras_target else "forward"
+        function = "Probe" if target is keras_target else "forward"  # Keras: the function named like the model
         body = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function)
         assigned = {t.id for n in ast.walk(body) if isinstance(n, ast.Assign) for t in n.targets
                     if isinstance(t, ast.Name)}

@@ -40,7 +40,8 @@ class ArraySplit:
 
     def load(self, index: int) -> np.ndarray:
         """One image, uint8 H x W x C."""
-        return self.images[index]
+        image: np.ndarray = self.images[index]
+        return image
 
     def head(self, count: int) -> ArraySplit:
         """The first `count` examples."""

@@ -8,7 +8,8 @@ split under augmentation) decode and transform per example in worker processes.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,9 +19,10 @@ from alexgen.data.augment import Transform, apply
 from alexgen.data.base import ArraySplit, Split, epoch_order
 
 Key = tuple[int, int]  # (epoch, index): the sampler tells each example its epoch, for its random stream
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 
-class ArrayDataset(Dataset):
+class ArrayDataset(Dataset[Batch]):
     """uint8 images already in the model's layout; batches are gathered and scaled to [0, 1] in one go."""
 
     def __init__(self, split: ArraySplit, channels_first: bool) -> None:
@@ -31,15 +33,15 @@ class ArrayDataset(Dataset):
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> Batch:
         return self.images[index].float().div_(255.0), self.labels[index]
 
-    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitems__(self, indices: list[int]) -> Batch:
         chosen = torch.as_tensor(indices, dtype=torch.int64)
         return self.images[chosen].float().div_(255.0), self.labels[chosen]
 
 
-class TransformDataset(Dataset):
+class TransformDataset(Dataset[tuple[torch.Tensor, int]]):
     """Examples loaded and transformed one by one (in workers), keyed by (epoch, index)."""
 
     def __init__(self, split: Split, transform: Transform, seed: int, channels_first: bool) -> None:
@@ -56,7 +58,7 @@ class TransformDataset(Dataset):
         return torch.from_numpy(np.ascontiguousarray(image)), int(self.split.labels[index])
 
 
-class EpochSampler(Sampler):
+class EpochSampler(Sampler[int | Key]):
     """The epoch's order from `epoch_order` (DistributedSampler's padding and striding); call set_epoch."""
 
     def __init__(self, size: int, *, shuffle: bool, seed: int, rank: int, world_size: int, keyed: bool) -> None:
@@ -86,8 +88,8 @@ class EpochSampler(Sampler):
         return -(-self.size // self.world_size)
 
 
-def as_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """collate_fn of the fast path: `__getitems__` already made the batch."""
+def as_batch(batch: Sequence[torch.Tensor]) -> Sequence[torch.Tensor]:
+    """collate_fn of the fast path: `__getitems__` already made the (images, labels) batch."""
     return batch
 
 
@@ -118,7 +120,7 @@ def torch_loader(
     drop_last: bool = False,
     workers: int | None = None,
     pin_memory: bool | None = None,
-) -> DataLoader:
+) -> DataLoader[Any]:
     """A DataLoader of (float32 images in [0, 1], int64 labels); call `set_epoch(loader, e)` before epoch e."""
     fast = is_fast(split, transform)
     sampler = EpochSampler(len(split), shuffle=shuffle, seed=seed, rank=rank, world_size=world_size, keyed=not fast)
@@ -149,7 +151,7 @@ def torch_loader(
     )
 
 
-def set_epoch(loader: DataLoader, epoch: int) -> None:
+def set_epoch(loader: DataLoader[Any], epoch: int) -> None:
     """Make the loader produce epoch `epoch`'s order and augmentation."""
     sampler = loader.sampler
     assert isinstance(sampler, EpochSampler)

@@ -92,11 +92,11 @@ def resolve(options: Options, fmt: str) -> tuple[str, Any]:
     if path.suffix in SUFFIXES or fmt in ("caffe", "darknet") or path.is_file():
         if not path.is_file():
             raise fail(options.source, "no such file")
-        found = SUFFIXES.get(path.suffix)
-        if fmt == "auto" and found is None:
+        found = SUFFIXES.get(path.suffix) if fmt == "auto" else fmt
+        if found is None:
             raise fail(options.source, f"cannot tell the format from the suffix '{path.suffix}'",
                        "pass --format keras|caffe|darknet (.keras, .prototxt, .cfg)")
-        return (found if fmt == "auto" else fmt), path
+        return found, path
     model = load_object(options.source)
     found = framework_of(model)
     if found is None or (fmt != "auto" and fmt != found):
@@ -108,7 +108,8 @@ def resolve(options: Options, fmt: str) -> tuple[str, Any]:
 def draft_for(fmt: str, obj: Any, options: Options, problems: Problems) -> Draft:
     """Run one importer (imported here, so only the chosen framework is ever loaded)."""
     module = importlib.import_module(f"alexgen.importers.{fmt}")
-    return module.draft(obj, options, problems)
+    draft: Draft = module.draft(obj, options, problems)
+    return draft
 
 
 def import_source(source: str, fmt: str = "auto", input_shape: tuple[int, int, int] | None = None,

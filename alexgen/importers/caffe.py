@@ -23,7 +23,7 @@ from alexgen.importers.emit import (
     snake_name,
     spatial_out,
 )
-from alexgen.importers.prototxt import Field, Message, parse
+from alexgen.importers.prototxt import Field, Message, Value, parse
 
 LAYER_FIELDS = {"name", "type", "bottom", "top", "param"}
 TRAINING_ONLY = {"param"}  # lr_mult / decay_mult: how a layer is trained, not what it computes
@@ -95,7 +95,7 @@ def scalar(net: Net, layer: Layer, message: Message, name: str, default: Any) ->
                                                                          and isinstance(value, int)):
         net.problems.add(net.at(found[0], layer.name).problem(f"'{name}' has the wrong kind of value: {value!r}"))
         return default
-    return float(value) if isinstance(default, float) else value
+    return float(value) if isinstance(default, float) and isinstance(value, (int, float)) else value
 
 
 def pair(net: Net, layer: Layer, message: Message, name: str, default: int | None) -> tuple[int, int] | None:
@@ -109,10 +109,11 @@ def pair(net: Net, layer: Layer, message: Message, name: str, default: int | Non
         return (h or 1, w or 1)
     if not values:
         return None if default is None else (default, default)
-    if len(values) > 2 or not all(isinstance(v, int) for v in values):
+    ints = [v for v in values if isinstance(v, int)]
+    if len(values) > 2 or len(ints) != len(values):
         net.problems.add(layer.origin.problem(f"'{name}' must be one or two integers (height, width)"))
         return (1, 1)
-    return (values[0], values[-1])
+    return (ints[0], ints[-1])
 
 
 def initializer(net: Net, layer: Layer, message: Message, name: str) -> Any:
@@ -374,9 +375,14 @@ def texts(net: Net, message: Message, name: str) -> list[str]:
     return [str(f.value) for f in message.all(name)]
 
 
-def dims(message: Message) -> list[int]:
-    """The `dim` values of a BlobShape."""
-    return [int(f.value) for f in message.all("dim")]  # type: ignore[arg-type]
+def ints(fields: list[Field]) -> list[int]:
+    """The integer values among fields (anything else leaves the shape short, which is reported)."""
+    return [f.value for f in fields if isinstance(f.value, int)]
+
+
+def dims(value: Value) -> list[int]:
+    """The `dim` values of a BlobShape message."""
+    return ints(value.all("dim")) if isinstance(value, Message) else []
 
 
 def net_input(net: Net, root: Message, layers: list[Field]) -> tuple[str, list[int], Origin] | None:
@@ -387,14 +393,14 @@ def net_input(net: Net, root: Message, layers: list[Field]) -> tuple[str, list[i
         if scalar(net, Layer("", "", net.at(f), [], [], body), body, "type", "") == "Input":
             layers.remove(f)
             params = body.all("input_param")
-            shapes = params[0].value.all("shape") if params else []  # type: ignore[union-attr]
+            shapes = params[0].value.all("shape") if params and isinstance(params[0].value, Message) else []
             top = texts(net, body, "top")
-            return (top[0] if top else "data", dims(shapes[0].value) if shapes else [], net.at(f))  # type: ignore[arg-type]
+            return (top[0] if top else "data", dims(shapes[0].value) if shapes else [], net.at(f))
     inputs = root.all("input")
     if not inputs:
         return None
     shapes = root.all("input_shape")
-    found = dims(shapes[0].value) if shapes else [int(f.value) for f in root.all("input_dim")]  # type: ignore[arg-type]
+    found = dims(shapes[0].value) if shapes else ints(root.all("input_dim"))
     return str(inputs[0].value), found, net.at(inputs[0])
 
 

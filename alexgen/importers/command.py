@@ -76,11 +76,12 @@ def run(source: str, output: str, fmt: str, input_shape: str | None, name: str |
         shape = parse_shape(input_shape)
     except ValueError:
         report_problems([Origin("--input-shape").problem(f"expected H,W,C (three positive integers), got "
-                                                         f"{input_shape!r}", "e.g. --input-shape 227,227,3")])
+                                                         f"{input_shape!r}", "e.g. --input-shape 227,227,3")],
+                        writes=True)
         return EXIT_INVALID
     problem = refuse_overwrite(Path(output), force) or refuse_options(options)
     if problem is not None:
-        report_problems([problem])
+        report_problems([problem], writes=True)
         return EXIT_INVALID
     try:
         imported = import_source(source, fmt, shape, name, display=output)

@@ -106,7 +106,7 @@ def spatial(net: Net, section: Section) -> tuple[int, int, int]:
     if len(net.shape) != 3:
         net.problems.add(net.origin(section).problem(f"[{section.kind}] needs H x W x C maps, got a flat input"))
         raise _Skip
-    return net.shape  # type: ignore[return-value]
+    return net.shape
 
 
 def convolutional(net: Net, section: Section, allowed: set[str]) -> None:
@@ -209,7 +209,7 @@ def network(net: Net, section: Section) -> tuple[int, int, int]:
             net.ignored.append(key)
         elif key not in allowed:
             net.problems.add(net.origin(section, option).problem(f"unsupported option '{key}' in [{section.kind}]"))
-    return shape  # type: ignore[return-value]
+    return shape
 
 
 def convert(net: Net, section: Section) -> None:
@@ -237,11 +237,12 @@ def draft(path: Path, options: Options, problems: Problems) -> Draft:
     if not sections or sections[0].kind not in ("net", "network"):
         problems.add(Origin(file).problem("a Darknet cfg starts with a [net] section"))
         problems.raise_if_errors()
+    input_shape: tuple[int, int, int] = (0, 0, 0)
     try:
-        net.shape = options.input_shape or network(net, sections[0])
+        input_shape = options.input_shape or network(net, sections[0])
     except _Skip:
         problems.raise_if_errors()
-    input_shape = net.shape
+    net.shape = input_shape
     notes = []
     for section in sections[1:]:
         if section.kind == "cost":
@@ -255,5 +256,5 @@ def draft(path: Path, options: Options, problems: Problems) -> Draft:
         notes.append("Darknet flattens maps in C, H, W order, the spec in H, W, C order: the same network, with the "
                      "rows of the first dense layer's weights in another order.")
     stem = Path(file).stem
-    return Draft(snake_name(stem, "net"), input_shape, fold_activations(net.items),  # type: ignore[arg-type]
+    return Draft(snake_name(stem, "net"), input_shape, fold_activations(net.items),
                  notes=notes, description=f"Darknet network imported from {Path(file).name}.")

@@ -6,12 +6,12 @@ import json
 import keyword
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from alexgen import __version__
-from alexgen.diagnostics import Diagnostic, Diagnostics, SpecError
+from alexgen.diagnostics import Diagnostic, Diagnostics, Level, SpecError
 from alexgen.textsafe import printable
 
 HEADER_MARK = "# Imported by alexgen"
@@ -23,6 +23,7 @@ _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
 _KEY_ORDER = ("type", "name")
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
+T = TypeVar("T")
 
 
 class ImportFailed(SpecError):
@@ -38,10 +39,10 @@ class Origin:
     column: int = 1
     layer: str | None = None
 
-    def problem(self, message: str, hint: str | None = None, level: str = "error") -> Diagnostic:
+    def problem(self, message: str, hint: str | None = None, level: Level = "error") -> Diagnostic:
         """A diagnostic at this origin, naming the source layer."""
         return Diagnostic(message, self.file, self.line, self.column, hint=hint, layer=self.layer,
-                          level=level)  # type: ignore[arg-type]
+                          level=level)
 
 
 @dataclass
@@ -58,7 +59,8 @@ class Item:
     @property
     def name(self) -> str:
         """The layer's spec name."""
-        return self.keys["name"]
+        name: str = self.keys["name"]
+        return name
 
 
 @dataclass
@@ -373,8 +375,7 @@ def validated(draft: Draft, source: str, fmt: str, display: str) -> tuple[str, A
     return text, graph
 
 
-def dispatch(table: dict[str, Callable[..., Any]], kind: str, origin: Origin, what: str,
-             problems: Problems) -> Callable[..., Any] | None:
+def dispatch(table: Mapping[str, T], kind: str, origin: Origin, what: str, problems: Problems) -> T | None:
     """The converter for a source layer kind, or None with a diagnostic listing what is supported."""
     converter = table.get(kind)
     if converter is None:

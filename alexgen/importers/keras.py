@@ -178,10 +178,10 @@ def batch_norm(ctx: Context) -> dict[str, Any]:
                        ("beta_regularizer", None), ("gamma_regularizer", None), ("beta_constraint", None),
                        ("gamma_constraint", None)):
         ctx.default(key, value)
-    for key, value in (("beta_initializer", "zeros"), ("gamma_initializer", "ones"),
-                       ("moving_mean_initializer", "zeros"), ("moving_variance_initializer", "ones")):
-        if initializer(ctx, key) != value:
-            raise ctx.refuse(f"a {key} other than {value} has no spec equivalent")
+    for key, name in (("beta_initializer", "zeros"), ("gamma_initializer", "ones"),
+                      ("moving_mean_initializer", "zeros"), ("moving_variance_initializer", "ones")):
+        if initializer(ctx, key) != name:
+            raise ctx.refuse(f"a {key} other than {name} has no spec equivalent")
     ctx.used |= {"renorm_clipping", "renorm_momentum"}
     return {"type": "batch_norm", "epsilon": float(ctx.get("epsilon")), "momentum": float(ctx.get("momentum"))}
 
@@ -191,6 +191,25 @@ def dropout(ctx: Context) -> dict[str, Any]:
     ctx.default("noise_shape", None)
     ctx.used.add("seed")
     return {"type": "dropout", "rate": float(ctx.get("rate"))}
+
+
+def adaptive_avg_pool2d(ctx: Context) -> dict[str, Any]:
+    """AdaptiveAveragePooling2D (PyTorch's bins, as the spec's)."""
+    channels_last(ctx)
+    return {"type": "adaptive_avg_pool2d", "output_size": int_or_pair(ctx.get("output_size"))}
+
+
+def global_avg_pool2d(ctx: Context) -> dict[str, Any]:
+    """GlobalAveragePooling2D without keepdims."""
+    channels_last(ctx)
+    ctx.default("keepdims", False)
+    return {"type": "global_avg_pool2d"}
+
+
+def flatten(ctx: Context) -> dict[str, Any]:
+    """Flatten of a channels-last map."""
+    channels_last(ctx)
+    return {"type": "flatten"}
 
 
 def lrn(ctx: Context) -> dict[str, Any]:
@@ -203,14 +222,12 @@ CONVERTERS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "Dense": dense,
     "MaxPooling2D": pooling("max_pool2d"),
     "AveragePooling2D": pooling("avg_pool2d"),
-    "AdaptiveAveragePooling2D": lambda ctx: (channels_last(ctx), {
-        "type": "adaptive_avg_pool2d", "output_size": int_or_pair(ctx.get("output_size"))})[1],
-    "GlobalAveragePooling2D": lambda ctx: (channels_last(ctx), ctx.default("keepdims", False),
-                                           {"type": "global_avg_pool2d"})[2],
+    "AdaptiveAveragePooling2D": adaptive_avg_pool2d,
+    "GlobalAveragePooling2D": global_avg_pool2d,
     "ZeroPadding2D": zero_padding2d,
     "BatchNormalization": batch_norm,
     "Dropout": dropout,
-    "Flatten": lambda ctx: (channels_last(ctx), {"type": "flatten"})[1],
+    "Flatten": flatten,
     "Activation": lambda ctx: {"type": "activation", "activation": activation(ctx) or "linear"},
     "Concatenate": lambda ctx: {"type": "concatenate", **({} if ctx.get("axis") == -1 else {"axis": ctx.get("axis")})},
     f"{ALEXGEN}LocalResponseNormalization": lrn,
@@ -253,7 +270,8 @@ def graph_layers(model: Any, source: str, problems: Problems) -> list[tuple[Any,
 
 def input_name(model: Any) -> str:
     """The name of the model's (single) input layer, read as `input`."""
-    return model.inputs[0]._keras_history.operation.name
+    name: str = model.inputs[0]._keras_history.operation.name
+    return name
 
 
 def convert(layer: Any, inputs: list[str], source: str, problems: Problems, notes: list[str]) -> Item | None:
@@ -310,7 +328,7 @@ def draft(obj: Any, options: Options, problems: Problems) -> Draft:
     shape = tuple(int(d) for d in model.inputs[0].shape[1:])
     if len(shape) != 3:
         raise fail(source, f"the input must be height x width x channels, got {shape}")
-    names, notes, items = Names(), [], []
+    names, notes, items = Names(), list[str](), list[Item]()
     renamed = {input_name(model): "input", "input": "input"}
     for layer, inputs in graph_layers(model, source, problems):
         item = convert(layer, [renamed.get(ref, ref) for ref in inputs], source, problems, notes)
@@ -324,5 +342,6 @@ def draft(obj: Any, options: Options, problems: Problems) -> Draft:
     if compiled is not None:
         notes.append("batch_size, epochs and lr_schedule are not part of a compiled Keras model: the spec's "
                      "defaults apply.")
-    return Draft(snake_name(options.name or model.name, "model"), shape, items, compiled, notes,  # type: ignore[arg-type]
+    name = snake_name(options.name or model.name, "model")
+    return Draft(name, (shape[0], shape[1], shape[2]), items, compiled, notes,
                  model=model)

@@ -92,7 +92,7 @@ class _Parser:
         return token
 
     def message(self, closing: str | None) -> Message:
-        fields = []
+        fields: list[Field] = []
         while True:
             token = self.peek()
             if token is None:

@@ -55,6 +55,16 @@ class Ctx:
         self.problems.add(self.origin.problem(message, hint))
         return _Skip()
 
+    @property
+    def size(self) -> tuple[int, int]:
+        """The input's height and width."""
+        return self.in_shape[1], self.in_shape[2]
+
+    @property
+    def out_size(self) -> tuple[int, int]:
+        """The output's height and width."""
+        return self.out_shape[1], self.out_shape[2]
+
     def arg(self, index: int, name: str, default: Any = None) -> Any:
         """A call argument by position or keyword."""
         args, kwargs = self.node.args, self.node.kwargs
@@ -88,11 +98,12 @@ def conv2d(ctx: Ctx) -> dict[str, Any]:
     keys: dict[str, Any] = {"type": "conv2d", "filters": m.out_channels, "kernel_size": int_or_pair(kernel)}
     if strides != (1, 1):
         keys["strides"] = int_or_pair(strides)
+    padding: str | int | list[int] | list[list[int]]
     if isinstance(m.padding, str):
         padding = m.padding
     else:
         p = pair(m.padding)
-        padding = conv_padding(((p[0], p[0]), (p[1], p[1])), ctx.in_shape[1:], kernel, strides, dilation)
+        padding = conv_padding(((p[0], p[0]), (p[1], p[1])), ctx.size, kernel, strides, dilation)
     if padding != "valid":
         keys["padding"] = padding
     if m.groups != 1:
@@ -137,7 +148,7 @@ def max_pool2d(ctx: Ctx) -> dict[str, Any]:
     m = ctx.module
     if pair(m.dilation) != (1, 1) or m.return_indices:
         raise ctx.refuse("max pooling with dilation or return_indices has no spec equivalent")
-    padding, size = pair(m.padding), ctx.in_shape[1:]
+    padding, size = pair(m.padding), ctx.size
     if ctx.node in ctx.absorbed:
         (left, _, top, _), size = ctx.absorbed[ctx.node]
         padding = (padding[0] + top, padding[1] + left)
@@ -151,15 +162,13 @@ def avg_pool2d(ctx: Ctx) -> dict[str, Any]:
     if (any(padding) and m.count_include_pad) or m.divisor_override is not None:
         raise ctx.refuse("average pooling that counts padded cells has no spec equivalent",
                          "pass count_include_pad=False (TensorFlow's same divides by the real cells)")
-    return pool_keys(ctx, "avg_pool2d", pair(m.kernel_size), pair(m.stride or m.kernel_size), padding,
-                     ctx.in_shape[1:])
+    return pool_keys(ctx, "avg_pool2d", pair(m.kernel_size), pair(m.stride or m.kernel_size), padding, ctx.size)
 
 
 def avg_pool2d_same(ctx: Ctx) -> dict[str, Any]:
     """alexgen's generated AvgPool2dSame: explicit (left, right, top, bottom) pads, real cells only."""
     left, _, top, _ = ctx.module.padding
-    return pool_keys(ctx, "avg_pool2d", pair(ctx.module.kernel_size), pair(ctx.module.stride), (top, left),
-                     ctx.in_shape[1:])
+    return pool_keys(ctx, "avg_pool2d", pair(ctx.module.kernel_size), pair(ctx.module.stride), (top, left), ctx.size)
 
 
 def constant_pad(ctx: Ctx) -> dict[str, Any] | str:
@@ -221,7 +230,7 @@ def flat(ctx: Ctx) -> dict[str, Any]:
 
 MODULES: dict[str, Callable[[Ctx], Any]] = {
     "Conv2d": conv2d, "Linear": linear, "MaxPool2d": max_pool2d, "AvgPool2d": avg_pool2d,
-    "AdaptiveAvgPool2d": lambda ctx: {"type": "adaptive_avg_pool2d", "output_size": int_or_pair(ctx.out_shape[1:])},
+    "AdaptiveAvgPool2d": lambda ctx: {"type": "adaptive_avg_pool2d", "output_size": int_or_pair(ctx.out_size)},
     "ZeroPad2d": constant_pad, "ConstantPad2d": constant_pad, "BatchNorm2d": batch_norm, "BatchNorm1d": batch_norm,
     "LocalResponseNorm": lrn, "Dropout": lambda ctx: {"type": "dropout", "rate": float(ctx.module.p)},
     "Flatten": flat, "Identity": lambda ctx: ALIAS, "AvgPool2dSame": avg_pool2d_same,
@@ -286,9 +295,10 @@ def function_name(fn: Any) -> str:
     import torch
     import torch.nn.functional as F  # noqa: N812
 
+    name = getattr(fn, "__name__", "")
     for prefix, namespace in (("torch.nn.functional", F), ("torch", torch)):
-        if getattr(namespace, getattr(fn, "__name__", ""), None) is fn:
-            return f"{prefix}.{fn.__name__}"
+        if getattr(namespace, name, None) is fn:
+            return f"{prefix}.{name}"
     return getattr(fn, "__qualname__", repr(fn))
 
 
@@ -387,12 +397,14 @@ def draft(obj: Any, options: Options, problems: Problems) -> Draft:
             continue
         origin = Origin(source, layer=str(node.target) if node.op == "call_module" else node.name)
         tensors = [a for a in node.all_input_nodes if shape_of(a) is not None]
-        if shape_of(node) is None:
+        out_shape = shape_of(node)
+        if out_shape is None:
             continue  # x.size(0) and other shape arithmetic: not a layer
         converter, module = converter_for(node, traced, origin, problems)
-        if converter is None or not tensors:
+        in_shape = shape_of(tensors[0]) if tensors else None
+        if converter is None or in_shape is None:
             continue
-        ctx = Ctx(node, module, origin, problems, shape_of(tensors[0]), shape_of(node), absorbed, warnings)
+        ctx = Ctx(node, module, origin, problems, in_shape, out_shape, absorbed, warnings)
         try:
             keys = converter(ctx)
         except _Skip:
@@ -404,7 +416,7 @@ def draft(obj: Any, options: Options, problems: Problems) -> Draft:
         inputs = [spec_of.get(t, "input") for t in tensors]
         owner = str(node.target) if node.op == "call_module" else None
         items.append(Item({"type": keys.pop("type"), "name": name, "inputs": inputs, **keys}, origin,
-                          channels_last(shape_of(node)), foldable(node, keys, inputs[0]), owner, node.name))
+                          channels_last(out_shape), foldable(node, keys, inputs[0]), owner, node.name))
         sizes[name] = ctx.in_shape[1:] if len(ctx.in_shape) == 3 else None
         spec_of[node] = name
     for message in dict.fromkeys(warnings):

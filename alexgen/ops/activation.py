@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+from alexgen.ops._describe import activation_text
 from alexgen.ops._shared import ACTIVATION_FUNCTIONS, ACTIVATION_MODULES, element_wise
 from alexgen.ops.base import KerasLayer, Module, Op
 from alexgen.specbase import Activation, LayerBase
@@ -34,4 +35,5 @@ def pytorch(node: Node[ActivationLayer]) -> list[Module]:
 
 OP = Op("activation", ActivationLayer, element_wise, keras, pytorch,
         pytorch_functional=lambda node, xs: ACTIVATION_FUNCTIONS[node.layer.activation].format(xs[0]),
-        output_activation=lambda layer: layer.activation, flat="keep")
+        output_activation=lambda layer: layer.activation, flat="keep",
+        describe=activation_text, colour="#f4f4f4")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from alexgen.analysis import Field, LayerStats, Shape, ShapeError, Window, adaptive_bins, grow, pair, spatial
+from alexgen.ops._describe import pair_text as describe_pair
 from alexgen.ops.base import KerasLayer, Module, Op
 from alexgen.specbase import IntOrPair, LayerBase
 from alexgen.targets.emit import call, pair_text
@@ -45,4 +46,5 @@ def pytorch(node: Node[AdaptiveAvgPool2D]) -> list[Module]:
     return [Module(node.name, call("nn.AdaptiveAvgPool2d", pair_text((node.shape[0], node.shape[1]))))]
 
 
-OP = Op("adaptive_avg_pool2d", AdaptiveAvgPool2D, analyze, keras, pytorch, pooling=True)
+OP = Op("adaptive_avg_pool2d", AdaptiveAvgPool2D, analyze, keras, pytorch, pooling=True,
+        describe=lambda node: f"to {describe_pair((node.shape[0], node.shape[1]))}", colour="#fce5cd")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+from alexgen.ops._describe import pooled
 from alexgen.ops._pool import Pool2D, analyze, keras_pool
 from alexgen.ops._shared import window_of
 from alexgen.ops.base import Helper, Module, Op
@@ -36,4 +37,4 @@ def pytorch(node: Node[AvgPool2D]) -> list[Module]:
 
 
 OP = Op("avg_pool2d", AvgPool2D, analyze, lambda node: keras_pool("layers.AveragePooling2D", node),
-        pytorch, pytorch_helpers=pytorch_helpers, pooling=True)
+        pytorch, pytorch_helpers=pytorch_helpers, pooling=True, describe=pooled, colour="#fce5cd")

@@ -71,9 +71,15 @@ class Op(Generic[L]):
     fused_activation: bool = False  # that activation is a separate module / call after the layer's own
     skips_cells: bool = False  # warn when strides jump over input cells
     size_key: str = "type"  # the key that sets the layer's size, where budget problems are located
+    describe: Callable[[Node[L]], str] | None = None  # detail text of a diagram box and a diff row
+    colour: str = "#ffffff"  # a diagram box's fill
     importers: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     diagnose: Callable[..., Any] | None = None
 
     def activation(self, layer: L) -> str | None:
         """The activation function this layer ends with, if any."""
         return self.output_activation(layer) if self.output_activation is not None else None
+
+    def detail(self, node: Node[L]) -> str:
+        """A node's detail text (kernel/stride, activation, rates) for diagrams and diffs."""
+        return self.describe(node) if self.describe is not None else ""

@@ -6,6 +6,7 @@ import math
 from typing import TYPE_CHECKING, Literal
 
 from alexgen.analysis import Field, LayerStats, Shape, Slot
+from alexgen.ops._describe import number
 from alexgen.ops._shared import keras_simple
 from alexgen.ops.base import Helper, Module, Op
 from alexgen.specbase import LayerBase, Positive, Rate
@@ -53,4 +54,5 @@ def pytorch_helpers(node: Node[BatchNorm]) -> list[Helper]:
 
 
 OP = Op("batch_norm", BatchNorm, analyze, keras_simple("layers.BatchNormalization", "epsilon", "momentum"), pytorch,
-        pytorch_helpers=pytorch_helpers, flat="keep")
+        pytorch_helpers=pytorch_helpers, flat="keep",
+        describe=lambda node: f"eps {number(node.layer.epsilon)}", colour="#e6d9f2")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from alexgen.analysis import Field, LayerStats, Shape, ShapeError, grow, pair, spatial, window
+from alexgen.ops._describe import activation_text, joined, window_text
 from alexgen.ops._shared import (
     count,
     epilogue_ops,
@@ -82,5 +83,12 @@ def pytorch(node: Node[Conv2D]) -> list[Module]:
         groups=None if layer.groups == 1 else layer.groups, bias=None if layer.use_bias else False))]
 
 
+def describe(node: Node[Conv2D]) -> str:
+    """`11x11/4, groups 2, relu, no bias`."""
+    layer = node.layer
+    return joined(window_text(node.window, layer.padding), f"groups {layer.groups}" if layer.groups > 1 else "",
+                  activation_text(node), "" if layer.use_bias else "no bias")
+
+
 OP = Op("conv2d", Conv2D, analyze, keras, pytorch, output_activation=own_activation, fused_activation=True,
-        skips_cells=True, size_key="filters")
+        skips_cells=True, size_key="filters", describe=describe, colour="#cfe2f3")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from alexgen.analysis import Field, LayerStats, Shape, ShapeError, fmt
+from alexgen.ops._describe import activation_text, joined
 from alexgen.ops._shared import count, epilogue_ops, keras_weighted, kernel_slots, own_activation
 from alexgen.ops.base import KerasLayer, Module, Op
 from alexgen.specbase import Size, WeightedLayer
@@ -42,5 +43,10 @@ def pytorch(node: Node[Dense]) -> list[Module]:
     return [Module(node.name, call("nn.Linear", node.input_shapes[0][0], node.layer.units, bias=bias))]
 
 
+def describe(node: Node[Dense]) -> str:
+    """`relu, no bias`."""
+    return joined(activation_text(node), "" if node.layer.use_bias else "no bias")
+
+
 OP = Op("dense", Dense, analyze, keras, pytorch, output_activation=own_activation, fused_activation=True,
-        size_key="units")
+        size_key="units", describe=describe, colour="#d9ead3")

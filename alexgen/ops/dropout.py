@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from alexgen.ops._describe import number
 from alexgen.ops._shared import keep_shape, keras_simple, torch_simple
 from alexgen.ops.base import Op
 from alexgen.specbase import LayerBase, Rate
@@ -20,4 +21,4 @@ class Dropout(LayerBase):
 
 OP = Op("dropout", Dropout, keep_shape, keras_simple("layers.Dropout", "rate"),
         torch_simple(lambda layer: call("nn.Dropout", layer.rate)), flat="keep", may_alias_input=True,
-        trails_block=True)
+        trails_block=True, describe=lambda node: f"rate {number(node.layer.rate)}", colour="#eeeeee")

@@ -28,4 +28,5 @@ def analyze(layer: Flatten, shapes: list[Shape], fields: list[Field]) -> LayerSt
 
 # In a chain, the flatten at the features/classifier boundary is torch.flatten in forward (the target decides).
 OP = Op("flatten", Flatten, analyze, keras_simple("layers.Flatten"), torch_simple(lambda layer: call("nn.Flatten", 1)),
-        pytorch_functional=lambda node, xs: f"torch.flatten({xs[0]}, 1)", flat="flatten", may_alias_input=True)
+        pytorch_functional=lambda node, xs: f"torch.flatten({xs[0]}, 1)", flat="flatten", may_alias_input=True,
+        colour="#eeeeee")

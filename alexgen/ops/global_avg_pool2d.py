@@ -32,4 +32,5 @@ def pytorch(node: Node[GlobalAvgPool2D]) -> list[Module]:
 
 
 OP = Op("global_avg_pool2d", GlobalAvgPool2D, analyze, keras_simple("layers.GlobalAveragePooling2D"), pytorch,
-        pytorch_functional=lambda node, xs: f"{xs[0]}.mean(dim=(2, 3))", pooling=True)
+        pytorch_functional=lambda node, xs: f"{xs[0]}.mean(dim=(2, 3))", pooling=True,
+        describe=lambda node: "global mean", colour="#fce5cd")

@@ -9,6 +9,7 @@ from pydantic import Field as PydanticField
 from pydantic import PositiveInt, field_validator
 
 from alexgen.analysis import Field, LayerStats, Shape, spatial
+from alexgen.ops._describe import number
 from alexgen.ops._shared import keras_simple
 from alexgen.ops.base import Helper, Module, Op
 from alexgen.specbase import LayerBase, Positive
@@ -49,5 +50,12 @@ def pytorch(node: Node[LRN]) -> list[Module]:
                                    beta=layer.beta, k=layer.bias), note)]
 
 
+def describe(node: Node[LRN]) -> str:
+    """`n 5, a 0.0001, b 0.75, k 2`."""
+    layer = node.layer
+    return f"n {layer.size}, a {number(layer.alpha)}, b {number(layer.beta)}, k {number(layer.bias)}"
+
+
 OP = Op("lrn", LRN, analyze, keras_simple("LocalResponseNormalization", "size", "alpha", "beta", "bias"), pytorch,
-        keras_helpers=lambda node: [Helper("keras/lrn.py.jinja", "LocalResponseNormalization")])
+        keras_helpers=lambda node: [Helper("keras/lrn.py.jinja", "LocalResponseNormalization")],
+        describe=describe, colour="#e6d9f2")

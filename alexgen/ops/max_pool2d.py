@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+from alexgen.ops._describe import pooled
 from alexgen.ops._pool import Pool2D, analyze, keras_pool
 from alexgen.ops._shared import torch_padded, window_of
 from alexgen.ops.base import Module, Op
@@ -27,4 +28,5 @@ def pytorch(node: Node[MaxPool2D]) -> list[Module]:
                                          stride=pair_text(win.strides), padding=padding))]
 
 
-OP = Op("max_pool2d", MaxPool2D, analyze, lambda node: keras_pool("layers.MaxPooling2D", node), pytorch, pooling=True)
+OP = Op("max_pool2d", MaxPool2D, analyze, lambda node: keras_pool("layers.MaxPooling2D", node), pytorch, pooling=True,
+        describe=pooled, colour="#fce5cd")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from alexgen.analysis import Field, LayerStats, Shape, Window, explicit_pads, spatial
+from alexgen.ops._describe import pads_text
 from alexgen.ops._shared import window_of
 from alexgen.ops.base import KerasLayer, Module, Op
 from alexgen.specbase import ExplicitPadding, LayerBase
@@ -39,4 +40,5 @@ def pytorch(node: Node[ZeroPadding2D]) -> list[Module]:
     return [Module(node.name, call("nn.ZeroPad2d", torch_pads(window_of(node).pads)))]
 
 
-OP = Op("zero_padding2d", ZeroPadding2D, analyze, keras, pytorch)
+OP = Op("zero_padding2d", ZeroPadding2D, analyze, keras, pytorch,
+        describe=lambda node: f"pad {pads_text(window_of(node).pads)}", colour="#f4f4f4")

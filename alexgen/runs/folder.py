@@ -138,7 +138,8 @@ class RunFolder:
     @property
     def config(self) -> dict[str, Any]:
         """The resolved config as written."""
-        return yaml.safe_load((self.path / CONFIG).read_text(encoding="utf-8"))
+        config: dict[str, Any] = yaml.safe_load((self.path / CONFIG).read_text(encoding="utf-8"))
+        return config
 
     @property
     def last_epoch(self) -> int:
