@@ -66,6 +66,7 @@ class TorchTrainer:
         self.optimizer = self.module.make_optimizer(self.model)
         self.scheduler = self.module.make_scheduler(self.optimizer)
         self.recorder = Recorder(plan, lead=self.ranks.lead)
+        torch.manual_seed(self.settings.seed + self.ranks.rank)  # each rank its own dropout masks
         if plan.start_epoch:
             self.restore()
         self.net: nn.Module = self.model
