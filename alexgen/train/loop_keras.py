@@ -162,9 +162,9 @@ class KerasTrainer:
         """Continue from the last checkpoint: weights, optimizer variables, learning rate, callbacks, best."""
         assert self.plan.run is not None
         state = read_state(self.plan.run.path)
-        model.load_weights(str(self.plan.native("last")))
         optimizer = model.optimizer
-        optimizer.build(model.trainable_variables)
+        optimizer.build(model.trainable_variables)  # built first, so that load_weights finds its variables
+        model.load_weights(str(self.plan.native("last")))
         with np.load(self.plan.run.path / CHECKPOINT_DIR / KERAS_OPTIMIZER) as saved:
             values = [saved[f"v{i}"] for i in range(len(saved.files))]
         for variable, value in zip(optimizer.variables, values, strict=True):
@@ -177,7 +177,7 @@ class KerasTrainer:
         """Put back the schedule callbacks' memory (fit's on_train_begin has just reset it)."""
         for callback, saved in zip(self.callbacks, self.callback_state, strict=False):
             for key, value in saved.items():
-                setattr(callback, key, type(getattr(callback, key))(value))
+                setattr(callback, key, value)
 
     # --- the loop ---------------------------------------------------------------------------------------------
 
