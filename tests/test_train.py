@@ -278,14 +278,14 @@ def test_every_spec_trains_an_epoch_on_synthetic(tmp_path: Path, name: str, targ
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_digits_trains_the_mnist_spec(tmp_path: Path, target: str) -> None:
-    """A real accuracy on real data in a short test: 600 digits, 3 epochs (chance is 10%)."""
+    """A real accuracy on real data in a short test: all 1,257 training digits, 3 epochs, batch 16 (chance: 10%)."""
     out = tmp_path / "run"
-    result = train(SPEC_DIR / "alexnet_mnist.yaml", "--target", target, "--data", "digits", "--limit", "600",
+    result = train(SPEC_DIR / "alexnet_mnist.yaml", "--target", target, "--data", "digits", "--batch-size", "16",
                    "--epochs", "3", "--out", out)
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     print(f"{target}: test accuracy {summary['test_accuracy']:.3f} in {summary['wall_seconds']:.1f} s")
-    assert summary["test_accuracy"] >= 0.5
+    assert summary["test_accuracy"] >= 0.6  # 0.85 measured (PyTorch); 12 epochs reach 0.95+ (docs/training.md)
 
 
 # --- the same semantics in both frameworks -------------------------------------------------------------------------
