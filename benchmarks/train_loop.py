@@ -77,8 +77,7 @@ def keras_rows(plan: Plan, repeat: int) -> dict[str, float]:
 
     def generated() -> None:
         dataset = trainer.labelled(train.epoch(next(epoch)))
-        model.fit(dataset, epochs=1, callbacks=[*trainer.callbacks, EpochRecorder(trainer)], shuffle=False,
-                  verbose=0)
+        model.fit(dataset, epochs=1, callbacks=[*trainer.callbacks, EpochRecorder(trainer)], shuffle=False, verbose=0)
 
     def by_hand() -> None:
         model.fit(x, y, batch_size=plan.settings.batch_size, epochs=1, shuffle=False, verbose=0)

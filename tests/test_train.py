@@ -87,8 +87,11 @@ def epochs_of(run: Path) -> list[dict[str, float]]:
 
 def folder_digest(folder: Path) -> dict[str, str]:
     """SHA-256 of every file under `folder`, by relative path."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 # --- one run, its folder, the same seed twice --------------------------------------------------------------------
@@ -103,21 +106,43 @@ def test_same_seed_gives_the_same_run_and_a_complete_run_folder(tiny: Path, tmp_
     assert epochs_of(first) == epochs_of(second)
     records = epochs_of(first)
     assert [r["epoch"] for r in records] == [1, 2]
-    assert set(records[0]) == {"epoch", "loss", "accuracy", "top5_accuracy", "val_loss", "val_accuracy",
-                               "val_top5_accuracy", "lr"}
+    assert set(records[0]) == {
+        "epoch",
+        "loss",
+        "accuracy",
+        "top5_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "val_top5_accuracy",
+        "lr",
+    }
     assert records[1]["loss"] < records[0]["loss"]  # it learns
-    native = {"pytorch": ("final.pt", "best.pt", "last.pt"), "keras": ("final.weights.h5", "best.weights.h5",
-                                                                      "last.weights.h5")}[target]
-    for name in ("config.yaml", "metrics.csv", "curves.png", "summary.json", "final.safetensors",
-                 "best.safetensors", native[0], native[1], f"checkpoint/{native[2]}", "checkpoint/state.json"):
+    native = {
+        "pytorch": ("final.pt", "best.pt", "last.pt"),
+        "keras": ("final.weights.h5", "best.weights.h5", "last.weights.h5"),
+    }[target]
+    for name in (
+        "config.yaml",
+        "metrics.csv",
+        "curves.png",
+        "summary.json",
+        "final.safetensors",
+        "best.safetensors",
+        native[0],
+        native[1],
+        f"checkpoint/{native[2]}",
+        "checkpoint/state.json",
+    ):
         assert (first / name).is_file(), name
     summary = json.loads((first / "summary.json").read_text())
     assert summary["target"] == target and summary["epochs"] == 2 and 0.0 <= summary["test_accuracy"] <= 1.0
     assert summary["test_accuracy"] > 0.3  # chance is 0.1
     assert summary["best_val_accuracy"] == max(r["val_accuracy"] for r in records)
     third = tmp_path / "c"
-    assert train(tiny, "--target", target, "--data", "digits", "--limit", "240", "--seed", "4", "--out",
-                 third).exit_code == 0
+    assert (
+        train(tiny, "--target", target, "--data", "digits", "--limit", "240", "--seed", "4", "--out", third).exit_code
+        == 0
+    )
     assert epochs_of(third) != epochs_of(first)
 
 
@@ -125,8 +150,10 @@ def test_final_weights_load_into_the_other_framework(tiny: Path, tmp_path: Path)
     from alexgen.frameworks import generated_module
 
     out = tmp_path / "run"
-    assert train(tiny, "--target", "pytorch", "--data", "digits", "--limit", "64", "--epochs", "1", "--out",
-                 out).exit_code == 0
+    assert (
+        train(tiny, "--target", "pytorch", "--data", "digits", "--limit", "64", "--epochs", "1", "--out", out).exit_code
+        == 0
+    )
     graph = load_graph(tiny)
     keras_module = generated_module(graph, str(tiny), "keras")
     model = keras_module.build_model(weights=str(out / "final.safetensors"))
@@ -144,8 +171,9 @@ def test_final_weights_load_into_the_other_framework(tiny: Path, tmp_path: Path)
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_resume_continues_from_the_checkpoint_as_if_never_stopped(tiny_plain: Path, tmp_path: Path,
-                                                                   target: str) -> None:
+def test_resume_continues_from_the_checkpoint_as_if_never_stopped(
+    tiny_plain: Path, tmp_path: Path, target: str
+) -> None:
     straight, stopped = tmp_path / "straight", tmp_path / "stopped"
     common = ["--target", target, "--data", "digits", "--limit", "200", "--seed", "1"]
     assert train(tiny_plain, *common, "--epochs", "3", "--out", straight).exit_code == 0
@@ -163,11 +191,14 @@ def test_resume_continues_from_the_checkpoint_as_if_never_stopped(tiny_plain: Pa
     assert again.exit_code == 0 and "nothing to do" in again.stderr
 
 
-def test_resume_refuses_another_spec_or_framework_and_changes_nothing(tiny: Path, tiny_plain: Path,
-                                                                     tmp_path: Path) -> None:
+def test_resume_refuses_another_spec_or_framework_and_changes_nothing(
+    tiny: Path, tiny_plain: Path, tmp_path: Path
+) -> None:
     run = tmp_path / "run"
-    assert train(tiny, "--target", "pytorch", "--data", "digits", "--limit", "64", "--epochs", "1", "--out",
-                 run).exit_code == 0
+    assert (
+        train(tiny, "--target", "pytorch", "--data", "digits", "--limit", "64", "--epochs", "1", "--out", run).exit_code
+        == 0
+    )
     before = folder_digest(run)
     other = train(tiny_plain, "--resume", run, "--epochs", "2")
     assert other.exit_code == 2 and "different network" in other.stderr
@@ -192,9 +223,12 @@ def idx(array: np.ndarray, magic: int | None = None) -> bytes:
 def bad_mnist(folder: Path) -> str:
     """MNIST files whose training images have the wrong magic number."""
     folder.mkdir()
-    for stem, array in (("train-images-idx3-ubyte", np.zeros((20, 28, 28))), ("train-labels-idx1-ubyte",
-                        np.arange(20) % 10), ("t10k-images-idx3-ubyte", np.zeros((5, 28, 28))),
-                        ("t10k-labels-idx1-ubyte", np.arange(5))):
+    for stem, array in (
+        ("train-images-idx3-ubyte", np.zeros((20, 28, 28))),
+        ("train-labels-idx1-ubyte", np.arange(20) % 10),
+        ("t10k-images-idx3-ubyte", np.zeros((5, 28, 28))),
+        ("t10k-labels-idx1-ubyte", np.arange(5)),
+    ):
         (folder / stem).write_bytes(idx(array, 0x0999 if stem.startswith("train-images") else None))
     return f"mnist:{folder}"
 
@@ -268,8 +302,21 @@ def small_variant(folder: Path, name: str) -> Path:
 def test_every_spec_trains_an_epoch_on_synthetic(tmp_path: Path, name: str, target: str) -> None:
     spec = SPEC_DIR / "alexnet_mnist.yaml" if name == "alexnet_mnist" else small_variant(tmp_path, name)
     out = tmp_path / "run"
-    result = train(spec, "--target", target, "--data", "synthetic:4", "--limit", "4", "--batch-size", "2",
-                   "--epochs", "1", "--out", out)
+    result = train(
+        spec,
+        "--target",
+        target,
+        "--data",
+        "synthetic:4",
+        "--limit",
+        "4",
+        "--batch-size",
+        "2",
+        "--epochs",
+        "1",
+        "--out",
+        out,
+    )
     assert result.exit_code == 0, result.output
     (record,) = json.loads((out / "metrics.json").read_text())["epochs"]
     assert np.isfinite(record["loss"]) and np.isfinite(record["val_loss"])
@@ -280,8 +327,19 @@ def test_every_spec_trains_an_epoch_on_synthetic(tmp_path: Path, name: str, targ
 def test_digits_trains_the_mnist_spec(tmp_path: Path, target: str) -> None:
     """A real accuracy on real data in a short test: all 1,257 training digits, 3 epochs, batch 16 (chance: 10%)."""
     out = tmp_path / "run"
-    result = train(SPEC_DIR / "alexnet_mnist.yaml", "--target", target, "--data", "digits", "--batch-size", "16",
-                   "--epochs", "3", "--out", out)
+    result = train(
+        SPEC_DIR / "alexnet_mnist.yaml",
+        "--target",
+        target,
+        "--data",
+        "digits",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "3",
+        "--out",
+        out,
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     print(f"{target}: test accuracy {summary['test_accuracy']:.3f} in {summary['wall_seconds']:.1f} s")
@@ -318,9 +376,28 @@ def test_deterministic_compare_of_the_mnist_spec_on_digits(alexgen_cli) -> None:
 def test_torchrun_two_processes_average_gradients_and_checkpoint_once(tiny: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               "-m", "alexgen", "train", str(tiny), "--target", "pytorch", "--data", "synthetic:64",
-               "--batch-size", "16", "--epochs", "1", "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "alexgen",
+        "train",
+        str(tiny),
+        "--target",
+        "pytorch",
+        "--data",
+        "synthetic:64",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+    ]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
@@ -334,8 +411,21 @@ def test_torchrun_two_processes_average_gradients_and_checkpoint_once(tiny: Path
 
 def test_keras_trains_under_mirrored_strategy(tiny: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    result = train(tiny, "--target", "keras", "--strategy", "mirrored", "--data", "digits", "--limit", "64",
-                   "--epochs", "1", "--out", out)
+    result = train(
+        tiny,
+        "--target",
+        "keras",
+        "--strategy",
+        "mirrored",
+        "--data",
+        "digits",
+        "--limit",
+        "64",
+        "--epochs",
+        "1",
+        "--out",
+        out,
+    )
     assert result.exit_code == 0, result.output
     assert yaml_settings(out)["strategy"] == "mirrored"
     assert (out / "final.weights.h5").is_file()
@@ -357,6 +447,21 @@ def yaml_settings(run: Path) -> dict[str, object]:
 def test_tensorboard_flag_writes_event_files(tiny: Path, tmp_path: Path) -> None:
     pytest.importorskip("tensorboard")
     out = tmp_path / "run"
-    assert train(tiny, "--target", "pytorch", "--data", "digits", "--limit", "32", "--epochs", "1", "--tensorboard",
-                 "--out", out).exit_code == 0
+    assert (
+        train(
+            tiny,
+            "--target",
+            "pytorch",
+            "--data",
+            "digits",
+            "--limit",
+            "32",
+            "--epochs",
+            "1",
+            "--tensorboard",
+            "--out",
+            out,
+        ).exit_code
+        == 0
+    )
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
