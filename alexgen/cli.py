@@ -365,6 +365,53 @@ def resolve(spec: str, fmt: str, show_params: bool, sets: tuple[str, ...]) -> No
 
 
 @cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--target", type=click.Choice(["keras", "pytorch"]),
+              help="Framework to train with (required for a new run; a resumed run keeps its own).")
+@click.option("--data", help="Data source: digits (default, offline), mnist:DIR, folder:DIR, synthetic or synthetic:N.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Total epochs (default: the spec's training.epochs).")
+@click.option("--batch-size", type=click.IntRange(min=1),
+              help="Global batch size (default: the spec's training.batch_size); split among torchrun processes.")
+@click.option("--out", help="Run folder to create (default: runs/<spec>-<target>, numbered when taken).")
+@click.option("--resume", type=click.Path(file_okay=False),
+              help="Continue the run in this folder from its last checkpoint (refused for another spec).")
+@click.option("--seed", type=int, help="Seed of every random generator (default 0); same seed, same metrics on CPU.")
+@click.option("--limit", type=click.IntRange(min=1), help="Use at most N examples of each split (smoke tests).")
+@click.option("--tracker", type=click.Choice(["tensorboard", "wandb", "mlflow"]),
+              help="Also log to this experiment tracker (its library must be installed).")
+@click.option("--tensorboard", is_flag=True, help="TensorBoard event files in RUN_DIR/tensorboard (--tracker "
+              "tensorboard).")
+@click.option("--strategy", type=click.Choice(["none", "mirrored", "multiworker"]),
+              help="Keras only: train under tf.distribute MirroredStrategy or MultiWorkerMirroredStrategy "
+              "(TF_CONFIG). PyTorch: launch under torchrun instead.")
+@click.option("--workers", type=click.IntRange(min=0), help="PyTorch DataLoader worker processes for image files "
+              "(default: one per core but one).")
+@click.option("--deterministic-compare", is_flag=True, help="Train in both frameworks in float64 from the same "
+              "weights and batches, dropout off (default 3 epochs); exit 1 unless per-epoch losses agree to 1e-4 and "
+              "final weights to 1e-6 (relative).")
+@set_option
+def train(spec: str, target: str | None, data: str | None, epochs: int | None, batch_size: int | None,
+          out: str | None, resume: str | None, seed: int | None, limit: int | None, tracker: str | None,
+          tensorboard: bool, strategy: str | None, workers: int | None, deterministic_compare: bool,
+          sets: tuple[str, ...]) -> None:
+    """Train SPEC with the generated Keras or PyTorch module; metrics, curves and checkpoints in a run folder."""
+    graph = load_or_exit(spec, sets=sets, writes=True)
+    flags = {"target": target, "data": data, "epochs": epochs, "batch_size": batch_size, "seed": seed,
+             "limit": limit, "strategy": strategy, "workers": workers}
+    if deterministic_compare:
+        require_or_exit("train", {"keras", "pytorch"})
+        from alexgen.train.command import compare_command
+
+        sys.exit(compare_command(graph, Path(spec).as_posix(), flags))
+    if target is not None:
+        require_or_exit("train", {target})
+    from alexgen.train.command import train_command
+
+    sys.exit(train_command(graph, Path(spec).as_posix(), flags, out=out, resume=resume,
+                           tracker_name="tensorboard" if tensorboard and tracker is None else tracker))
+
+
+@cli.command()
 def schema() -> None:
     """Print the JSON Schema of the spec language (for editors and CI)."""
     from alexgen.schema import schema_json

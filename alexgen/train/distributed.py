@@ -1,0 +1,99 @@
+"""Distributed training through the frameworks' own engines: torchrun + DDP, tf.distribute strategies.
+
+PyTorch: `torchrun --nproc-per-node N -m alexgen train ...` sets RANK, WORLD_SIZE and LOCAL_RANK; each process
+joins the group (gloo on CPU, nccl on GPU), takes its share of every epoch from `epoch_order(rank, world_size)`
+and only rank 0 writes. Keras: `--strategy mirrored` (the local devices) or `multiworker` (hosts in TF_CONFIG).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from alexgen.runs.folder import RunError
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place in a torchrun job (rank 0 of 1 outside torchrun)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def lead(self) -> bool:
+        """Rank 0: the one that logs and checkpoints."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        """More than one process."""
+        return self.world_size > 1
+
+
+def torchrun_ranks() -> Ranks:
+    """The ranks torchrun put in the environment (none: a single process)."""
+    if "WORLD_SIZE" not in os.environ:
+        return Ranks()
+    environ = os.environ
+    return Ranks(int(environ.get("RANK", "0")), int(environ["WORLD_SIZE"]), int(environ.get("LOCAL_RANK", "0")))
+
+
+def per_rank_batch(batch_size: int, ranks: Ranks) -> int:
+    """Each process's share of the global batch; RunError when it does not divide evenly."""
+    if batch_size % ranks.world_size:
+        raise RunError(
+            f"--batch-size {batch_size} is the global batch: it must divide among {ranks.world_size} "
+            f"processes; use a multiple of {ranks.world_size}"
+        )
+    return batch_size // ranks.world_size
+
+
+def start_torch(ranks: Ranks) -> Any:
+    """Join the process group (gloo on CPU, nccl with CUDA) and return the device this rank trains on."""
+    import torch
+    import torch.distributed as dist
+
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda", ranks.local_rank) if cuda else torch.device("cpu")
+    if ranks.distributed and not dist.is_initialized():
+        if cuda:
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return device
+
+
+def stop_torch(ranks: Ranks) -> None:
+    """Leave the process group."""
+    import torch.distributed as dist
+
+    if ranks.distributed and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def keras_strategy(name: str) -> Any:
+    """The tf.distribute strategy called `name` ('none': None)."""
+    if name == "none":
+        return None
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise RunError("--strategy multiworker needs TF_CONFIG describing the workers (see docs/training.md)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise RunError(f"unknown --strategy {name}; use none, mirrored or multiworker")
+
+
+def keras_lead(strategy: Any) -> bool:
+    """Whether this worker writes: always without a strategy or with mirrored; the chief (task 0) otherwise."""
+    if strategy is None:
+        return True
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return True
+    return bool(resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0))

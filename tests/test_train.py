@@ -1,0 +1,467 @@
+"""`alexgen train`: both loops, run folders, reproducibility, resume, bad input, every spec, equivalence, torchrun."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+
+from alexgen.cli import cli
+from alexgen.validate import load_graph
+from tests.conftest import ROOT, SPEC_DIR
+
+pytestmark = [pytest.mark.keras, pytest.mark.torch]
+pytest.importorskip("torch")
+pytest.importorskip("keras")
+pytest.importorskip("sklearn")
+
+TINY = """\
+alexgen: 1
+name: tiny_train
+input_shape: [8, 8, 1]
+layers:
+  - {type: conv2d, name: conv1, filters: 4, kernel_size: 3, activation: relu, kernel_regularizer: {l2: 0.001}}
+  - {type: max_pool2d, name: pool1}
+  - {type: flatten, name: flatten}
+  - {type: dense, name: fc, units: 16, activation: relu}
+DROPOUT
+  - {type: dense, name: predictions, units: 10, activation: softmax}
+training:
+  optimizer: {type: sgd, learning_rate: 0.05, momentum: 0.9, weight_decay: 0.0005}
+  loss: categorical_crossentropy
+  metrics: [accuracy, top5_accuracy]
+  batch_size: 16
+  epochs: 2
+  lr_schedule: {type: reduce_on_plateau, factor: 0.5, patience: 1, monitor: val_accuracy}
+"""
+DROPOUT = "  - {type: dropout, name: drop, rate: 0.25}"
+TARGETS = ["pytorch", "keras"]
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """One intra-op thread: on a shared 2-core machine PyTorch's spinning second thread makes steps up to 5x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    """The tiny spec with dropout (reproducibility must cover the dropout masks)."""
+    path = tmp_path / "tiny_train.yaml"
+    path.write_text(TINY.replace("DROPOUT", DROPOUT))
+    return path
+
+
+@pytest.fixture
+def tiny_plain(tmp_path: Path) -> Path:
+    """The tiny spec without dropout (Keras's dropout stream is not part of its checkpoint)."""
+    path = tmp_path / "tiny_plain.yaml"
+    path.write_text(TINY.replace("DROPOUT\n", ""))
+    return path
+
+
+def train(*args: str | Path) -> Result:
+    """`alexgen train ARGS` in this process."""
+    return CliRunner().invoke(cli, ["train", *map(str, args)], catch_exceptions=False)
+
+
+def epochs_of(run: Path) -> list[dict[str, float]]:
+    """metrics.json's epochs without the timings."""
+    records = json.loads((run / "metrics.json").read_text())["epochs"]
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+
+
+def folder_digest(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under `folder`, by relative path."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+# --- one run, its folder, the same seed twice --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_same_seed_gives_the_same_run_and_a_complete_run_folder(tiny: Path, tmp_path: Path, target: str) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    for out in (first, second):
+        result = train(tiny, "--target", target, "--data", "digits", "--limit", "240", "--seed", "3", "--out", out)
+        assert result.exit_code == 0, result.output
+    assert epochs_of(first) == epochs_of(second)
+    records = epochs_of(first)
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert set(records[0]) == {
+        "epoch",
+        "loss",
+        "accuracy",
+        "top5_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "val_top5_accuracy",
+        "lr",
+    }
+    assert records[1]["loss"] < records[0]["loss"]  # it learns
+    native = {
+        "pytorch": ("final.pt", "best.pt", "last.pt"),
+        "keras": ("final.weights.h5", "best.weights.h5", "last.weights.h5"),
+    }[target]
+    for name in (
+        "config.yaml",
+        "metrics.csv",
+        "curves.png",
+        "summary.json",
+        "final.safetensors",
+        "best.safetensors",
+        native[0],
+        native[1],
+        f"checkpoint/{native[2]}",
+        "checkpoint/state.json",
+    ):
+        assert (first / name).is_file(), name
+    summary = json.loads((first / "summary.json").read_text())
+    assert summary["target"] == target and summary["epochs"] == 2 and 0.0 <= summary["test_accuracy"] <= 1.0
+    assert summary["test_accuracy"] > 0.3  # chance is 0.1
+    assert summary["best_val_accuracy"] == max(r["val_accuracy"] for r in records)
+    third = tmp_path / "c"
+    assert (
+        train(tiny, "--target", target, "--data", "digits", "--limit", "240", "--seed", "4", "--out", third).exit_code
+        == 0
+    )
+    assert epochs_of(third) != epochs_of(first)
+
+
+def test_final_weights_load_into_the_other_framework(tiny: Path, tmp_path: Path) -> None:
+    from alexgen.frameworks import generated_module
+
+    out = tmp_path / "run"
+    assert (
+        train(tiny, "--target", "pytorch", "--data", "digits", "--limit", "64", "--epochs", "1", "--out", out).exit_code
+        == 0
+    )
+    graph = load_graph(tiny)
+    keras_module = generated_module(graph, str(tiny), "keras")
+    model = keras_module.build_model(weights=str(out / "final.safetensors"))
+    import torch
+
+    torch_module = generated_module(graph, str(tiny), "pytorch")
+    reference = torch_module.build_model()
+    reference.load_state_dict(torch.load(out / "final.pt", weights_only=True))
+    x = np.random.default_rng(0).random((4, 8, 8, 1), dtype=np.float32)
+    expected = reference.eval()(torch.from_numpy(x.transpose(0, 3, 1, 2))).detach().numpy()
+    np.testing.assert_allclose(np.asarray(model(x, training=False)), expected, rtol=1e-5, atol=1e-6)
+
+
+# --- resume --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_resume_continues_from_the_checkpoint_as_if_never_stopped(
+    tiny_plain: Path, tmp_path: Path, target: str
+) -> None:
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    common = ["--target", target, "--data", "digits", "--limit", "200", "--seed", "1"]
+    assert train(tiny_plain, *common, "--epochs", "3", "--out", straight).exit_code == 0
+    assert train(tiny_plain, *common, "--epochs", "1", "--out", stopped).exit_code == 0
+    result = train(tiny_plain, "--resume", stopped, "--epochs", "3")
+    assert result.exit_code == 0, result.output
+    a, b = epochs_of(straight), epochs_of(stopped)
+    assert [r["epoch"] for r in b] == [1, 2, 3]
+    for x, y in zip(a, b, strict=True):
+        for key in x:
+            assert y[key] == pytest.approx(x[key], rel=1e-6, abs=1e-9), (x["epoch"], key)
+    state = json.loads((stopped / "checkpoint" / "state.json").read_text())
+    assert state["epoch"] == 3 and state["target"] == target
+    again = train(tiny_plain, "--resume", stopped)
+    assert again.exit_code == 0 and "nothing to do" in again.stderr
+
+
+def test_resume_refuses_another_spec_or_framework_and_changes_nothing(
+    tiny: Path, tiny_plain: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    assert (
+        train(tiny, "--target", "pytorch", "--data", "digits", "--limit", "64", "--epochs", "1", "--out", run).exit_code
+        == 0
+    )
+    before = folder_digest(run)
+    other = train(tiny_plain, "--resume", run, "--epochs", "2")
+    assert other.exit_code == 2 and "different network" in other.stderr
+    framework = train(tiny, "--resume", run, "--target", "keras", "--epochs", "2")
+    assert framework.exit_code == 2 and "--target pytorch" in framework.stderr
+    bad_data = train(tiny, "--resume", run, "--epochs", "2", "--data", f"folder:{tmp_path / 'missing'}")
+    assert bad_data.exit_code == 2 and "no such folder" in bad_data.stderr
+    taken = train(tiny, "--target", "pytorch", "--data", "digits", "--out", run)
+    assert taken.exit_code == 2 and "nothing was overwritten" in taken.stderr
+    assert folder_digest(run) == before
+
+
+# --- bad input -----------------------------------------------------------------------------------------------------
+
+
+def idx(array: np.ndarray, magic: int | None = None) -> bytes:
+    """An IDX file of unsigned bytes (with a wrong magic number when given)."""
+    header = (magic if magic is not None else 0x0800 | array.ndim).to_bytes(4, "big")
+    return header + b"".join(n.to_bytes(4, "big") for n in array.shape) + array.astype(np.uint8).tobytes()
+
+
+def bad_mnist(folder: Path) -> str:
+    """MNIST files whose training images have the wrong magic number."""
+    folder.mkdir()
+    for stem, array in (
+        ("train-images-idx3-ubyte", np.zeros((20, 28, 28))),
+        ("train-labels-idx1-ubyte", np.arange(20) % 10),
+        ("t10k-images-idx3-ubyte", np.zeros((5, 28, 28))),
+        ("t10k-labels-idx1-ubyte", np.arange(5)),
+    ):
+        (folder / stem).write_bytes(idx(array, 0x0999 if stem.startswith("train-images") else None))
+    return f"mnist:{folder}"
+
+
+def image_folder(root: Path, broken: str) -> str:
+    """A train/val image folder with one problem: an empty class or a file that does not decode."""
+    from PIL import Image
+
+    for split in ("train", "val"):
+        for label in ("cat", "dog"):
+            (root / split / label).mkdir(parents=True)
+            Image.new("L", (10, 10), 30 if label == "cat" else 200).save(root / split / label / "a.png")
+    if broken == "empty":
+        (root / "train" / "dog" / "a.png").unlink()
+    else:
+        (root / "train" / "dog" / "b.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really an image")
+    return f"folder:{root}"
+
+
+@pytest.mark.parametrize("case", ["missing", "idx", "empty", "undecodable"])
+def test_bad_data_is_a_clear_error_and_writes_no_run(tiny: Path, tmp_path: Path, case: str) -> None:
+    source, message = {
+        "missing": (lambda: f"folder:{tmp_path / 'nowhere'}", "no such folder"),
+        "idx": (lambda: bad_mnist(tmp_path / "mnist"), "magic"),
+        "empty": (lambda: image_folder(tmp_path / "images", "empty"), "has no images"),
+        "undecodable": (lambda: image_folder(tmp_path / "images", "undecodable"), "does not decode"),
+    }[case]
+    out = tmp_path / "run"
+    result = train(tiny, "--target", "pytorch", "--data", source(), "--out", out)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("alexgen: error:") and message in result.stderr
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_a_new_run_needs_a_target(tiny: Path, tmp_path: Path) -> None:
+    result = train(tiny, "--data", "digits", "--out", tmp_path / "run")
+    assert result.exit_code == 2 and "--target keras or --target pytorch" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+# --- every spec, real data ----------------------------------------------------------------------------------------
+
+# The bundled specs at their full depth, with a small input, 16-unit hidden dense layers and 10 classes: at full
+# size (60M parameters, batch 2, 4 examples) one spec took 67 s (PyTorch) and 92 s (Keras), mostly writing ~1 GB of
+# checkpoints; these variants take 1-10 s each. Entries: input shape, hidden dense layers, output layer.
+SMALL: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "alexnet": ("[67, 67, 3]", ("fc6", "fc7"), "predictions"),
+    "alexnet_bn": ("[67, 67, 3]", ("fc6", "fc7"), "predictions"),
+    "alexnet_bn_l2": ("[67, 67, 3]", ("fc6", "fc7"), "fc8"),
+    "alexnet_paper": ("[67, 67, 3]", ("fc6", "fc7"), "predictions"),
+    "alexnet_plain": ("[67, 67, 3]", ("fc6", "fc7"), "predictions"),
+    "alexnet_two_tower": ("[67, 67, 3]", ("t1_fc6", "t2_fc6", "t1_fc7", "t2_fc7"), "predictions"),
+    "vgg16": ("[32, 32, 3]", ("fc1", "fc2"), "predictions"),
+}
+
+
+def small_variant(folder: Path, name: str) -> Path:
+    """`name` extended: small input, 16-unit hidden dense layers, 10 classes (spec/ copied next to it)."""
+    if not (folder / "spec").is_dir():
+        shutil.copytree(SPEC_DIR, folder / "spec")
+    shape, dense, output = SMALL[name]
+    update = "".join(f"  {layer}: {{units: 16}}\n" for layer in dense) + f"  {output}: {{units: 10}}\n"
+    path = folder / "spec" / f"small_{name}.yaml"
+    path.write_text(f"alexgen: 1\nextends: {name}.yaml\nname: small_{name}\ninput_shape: {shape}\nupdate:\n{update}")
+    return path
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("name", sorted([*SMALL, "alexnet_mnist"]))
+def test_every_spec_trains_an_epoch_on_synthetic(tmp_path: Path, name: str, target: str) -> None:
+    spec = SPEC_DIR / "alexnet_mnist.yaml" if name == "alexnet_mnist" else small_variant(tmp_path, name)
+    out = tmp_path / "run"
+    result = train(
+        spec,
+        "--target",
+        target,
+        "--data",
+        "synthetic:4",
+        "--limit",
+        "4",
+        "--batch-size",
+        "2",
+        "--epochs",
+        "1",
+        "--out",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    (record,) = json.loads((out / "metrics.json").read_text())["epochs"]
+    assert np.isfinite(record["loss"]) and np.isfinite(record["val_loss"])
+    assert (out / "final.safetensors").is_file()
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_digits_trains_the_mnist_spec(tmp_path: Path, target: str) -> None:
+    """A real accuracy on real data in a short test: all 1,257 training digits, 3 epochs, batch 16 (chance: 10%)."""
+    out = tmp_path / "run"
+    result = train(
+        SPEC_DIR / "alexnet_mnist.yaml",
+        "--target",
+        target,
+        "--data",
+        "digits",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "3",
+        "--out",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    print(f"{target}: test accuracy {summary['test_accuracy']:.3f} in {summary['wall_seconds']:.1f} s")
+    assert summary["test_accuracy"] >= 0.6  # 0.85 measured (PyTorch); 12 epochs reach 0.95+ (docs/training.md)
+
+
+# --- the same semantics in both frameworks -------------------------------------------------------------------------
+
+
+def test_both_loops_agree_epoch_by_epoch_in_float64(tiny: Path) -> None:
+    from alexgen.data import load_data
+    from alexgen.train.compare import compare_loops
+
+    graph = load_graph(tiny)
+    data = load_data("digits", graph.input_shape, 10).limited(300)
+    result = compare_loops(graph, str(tiny), data, {"epochs": 3, "seed": 0})
+    assert [e["epoch"] for e in result.epochs] == [1, 2, 3]
+    assert result.epochs[-1]["keras_loss"] < result.epochs[0]["keras_loss"]  # it trained
+    assert result.losses_rel <= 1e-4, result.epochs
+    assert result.weights_rel <= 1e-6, (result.worst_tensor, result.weights_rel)
+    assert result.passed
+
+
+@pytest.mark.slow
+def test_deterministic_compare_of_the_mnist_spec_on_digits(alexgen_cli) -> None:  # type: ignore[no-untyped-def]
+    result = alexgen_cli("train", "spec/alexnet_mnist.yaml", "--deterministic-compare", "--limit", "256")
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "pass" in result.stdout
+
+
+# --- distributed ---------------------------------------------------------------------------------------------------
+
+
+def test_torchrun_two_processes_average_gradients_and_checkpoint_once(tiny: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "alexgen",
+        "train",
+        str(tiny),
+        "--target",
+        "pytorch",
+        "--data",
+        "synthetic:64",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+    ]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    digests = summary["rank_weights_sha256"]
+    assert summary["world_size"] == 2 and len(digests) == 2 and digests[0] == digests[1]
+    assert result.stderr.count("epoch 1/1:") == 1  # rank 0 alone reports
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith("final")) == ["final.pt", "final.safetensors"]
+    assert json.loads((out / "checkpoint" / "state.json").read_text())["epoch"] == 1
+    assert len(json.loads((out / "metrics.json").read_text())["epochs"]) == 1
+
+
+def test_keras_trains_under_mirrored_strategy(tiny: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = train(
+        tiny,
+        "--target",
+        "keras",
+        "--strategy",
+        "mirrored",
+        "--data",
+        "digits",
+        "--limit",
+        "64",
+        "--epochs",
+        "1",
+        "--out",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    assert yaml_settings(out)["strategy"] == "mirrored"
+    assert (out / "final.weights.h5").is_file()
+
+
+def test_strategy_is_refused_for_pytorch(tiny: Path, tmp_path: Path) -> None:
+    result = train(tiny, "--target", "pytorch", "--strategy", "mirrored", "--out", tmp_path / "run")
+    assert result.exit_code == 2 and "torchrun" in result.stderr
+
+
+def yaml_settings(run: Path) -> dict[str, object]:
+    """The resolved settings config.yaml recorded."""
+    import yaml
+
+    settings: dict[str, object] = yaml.safe_load((run / "config.yaml").read_text())["settings"]
+    return settings
+
+
+def test_tensorboard_flag_writes_event_files(tiny: Path, tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    out = tmp_path / "run"
+    assert (
+        train(
+            tiny,
+            "--target",
+            "pytorch",
+            "--data",
+            "digits",
+            "--limit",
+            "32",
+            "--epochs",
+            "1",
+            "--tensorboard",
+            "--out",
+            out,
+        ).exit_code
+        == 0
+    )
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
