@@ -379,6 +379,12 @@ def test_a_spec_named_after_an_imported_module_is_refused(tmp_path: Path) -> Non
     assert "spec name 'torch' would shadow the module 'torch' that the generated code imports" in result.output
 
 
+def _assigns(function: ast.FunctionDef, name: str) -> bool:
+    """True when `function` assigns `name` (the function that builds the graph, whatever the template calls it)."""
+    return any(isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)
+               for n in ast.walk(function))
+
+
 def test_layer_names_that_shadow_builtins_or_generated_names_are_renamed() -> None:
     names = ["c0", "float", "print", "self", "x", "torch", "keras", "layers", "inputs", "model", "np", "json", "F",
              "super"]
@@ -393,8 +399,7 @@ def test_layer_names_that_shadow_builtins_or_generated_names_are_renamed() -> No
     outputs = render_outputs([(graph, "n.yaml")], ["keras", "pytorch"])
     for output, target in zip(outputs[3:], [keras_target, pytorch_target], strict=True):
         tree = ast.parse(output.text)
-        function = "Probe" if target is keras_target else "forward"  # Keras: the function named like the model
-        body = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function)
+        body = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and _assigns(n, "c0"))
         assigned = {t.id for n in ast.walk(body) if isinstance(n, ast.Assign) for t in n.targets
                     if isinstance(t, ast.Name)}
         shadowing = {n for n in names if n in BUILTINS or n in target.RESERVED}

@@ -71,7 +71,7 @@ class TorchTrainer:
             self.restore()
         self.net: nn.Module = self.model
         if self.ranks.distributed:
-            ids = [self.device.index] if self.device.type == "cuda" else None
+            ids = [self.device.index] if str(self.device).startswith("cuda") else None
             self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
 
     # --- weights and checkpoints ------------------------------------------------------------------------------
