@@ -268,8 +268,9 @@ def test_rendered_files_get_the_usual_permissions(tmp_path: Path, tiny: Path, um
 
 def test_converted_weights_get_the_usual_permissions(tmp_path: Path, tiny: Path, umask: int) -> None:
     pytest.importorskip("safetensors")
-    from alexgen.check import random_weights
     from alexgen.neutral import write_neutral
+
+    from alexgen.check import random_weights
     from alexgen.validate import load_graph
 
     graph = load_graph(tiny)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from alexgen.analysis import Field, LayerStats, Shape, ShapeError, fmt
+from alexgen.ops._diagnose import Alternative, output
 from alexgen.ops._shared import count, keras_weighted, kernel_slots, own_activation
 from alexgen.ops.base import KerasLayer, Module, Op
 from alexgen.specbase import Size, WeightedLayer
@@ -41,5 +42,24 @@ def pytorch(node: Node[Dense]) -> list[Module]:
     return [Module(node.name, call("nn.Linear", node.input_shapes[0][0], node.layer.units, bias=bias))]
 
 
+
+def diagnose(run: Any) -> list[Alternative]:
+    """The flatten order: the input in H,W,C order (Keras's) instead of C,H,W (PyTorch's)."""
+    order = run.orders[0]
+    if order is None:
+        return []
+
+    def compute() -> Any:
+        import torch
+
+        restored = torch.empty_like(run.inputs[0])
+        restored[:, torch.as_tensor(order)] = run.inputs[0]
+        return output(run, inputs=[restored])
+
+    return [Alternative("with the input flattened as H,W,C instead of C,H,W",
+                        "the flatten order is wrong: the dense kernel's input rows were moved without reordering "
+                        "them from Keras's H,W,C flatten to PyTorch's C,H,W", compute)]
+
+
 OP = Op("dense", Dense, analyze, keras, pytorch, output_activation=own_activation, fused_activation=True,
-        size_key="units")
+        size_key="units", diagnose=diagnose)
