@@ -31,7 +31,7 @@ from alexgen.validate import graph_from_text, load_graph  # noqa: E402
 from alexgen.weights import permuted_inputs, weighted_nodes  # noqa: E402
 
 PITFALL_DIR = ROOT / "tests" / "specs"
-PITFALL_SPECS = sorted(p for p in PITFALL_DIR.glob("*.yaml") if p.name != "zfnet_like.yaml")
+PITFALL_SPECS = sorted(p for p in PITFALL_DIR.glob("*.yaml") if p.name != "zfnet_like.yaml")  # full size: slow test
 TOLERANCE = 1e-9
 
 
@@ -317,3 +317,81 @@ def test_check_of_an_invalid_spec_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["check", str(path)])
     assert result.exit_code == 2
     assert "unknown key 'unit'" in result.output
+
+
+# --- (e) training steps, bounds, backends, the certificate ---------------------------------------------------------
+
+
+def test_pytorch_momentum_convention_fails_after_the_learning_rate_drop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain torch.optim.SGD (v = mu*v + g) takes Keras's steps until the schedule changes the learning rate."""
+    from alexgen.targets import pytorch as target
+
+    plain = target.optimizer_lines
+    monkeypatch.setattr(target, "optimizer_class", lambda training: None)
+    monkeypatch.setattr(target, "optimizer_lines", lambda t: [line.replace("KerasSGD(", "torch.optim.SGD(")
+                                                              for line in plain(t)])
+    rows = {r.check: r for r in check(PITFALL_DIR / "sgd_momentum_lr_drop.yaml")}
+    assert rows["step 1 (sgd, lr 0.1) parameter updates"].passed
+    assert rows["step 2 (sgd, lr 0.01) learning rate"].passed
+    update = rows["step 2 (sgd, lr 0.01) parameter updates"]
+    assert not update.passed and update.max_rel is not None and update.max_rel > 0.1, describe(list(rows.values()))
+
+
+def test_float32_rows_are_flagged_only_above_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alexgen.check import common
+
+    monkeypatch.setitem(common.EPSILON, "float32", 1e-12)  # a bound far below real float32 rounding
+    rows = check(PITFALL_DIR / "lrn.yaml", steps=0)
+    f32 = forward_rows(rows, "float32")
+    assert any(not row.passed for row in f32.values())
+    for row in f32.values():
+        assert row.passed == (row.max_rel is not None and row.bound is not None and row.max_rel <= row.bound)
+    assert summary(rows).passed  # the float64 verdict is untouched
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_keras_backend_in_a_worker_passes(backend: str) -> None:
+    pytest.importorskip(backend)
+    from alexgen.check import Options
+
+    options = Options(keras_backend=backend, steps=2)
+    rows = check(PITFALL_DIR / "lrn.yaml", options=options)
+    assert not failing(rows), describe(failing(rows))
+    assert options.versions["keras_backend"] == backend
+    assert any(r.check.startswith("step 2 ") and r.check.endswith("gradients") for r in rows)
+
+
+def test_keras_torch_backend_in_a_worker_runs() -> None:
+    """Keras on its torch backend: float32 rows within their bounds; float64 agrees only to ~1e-7 (not yet found
+    which constant it rounds through float32), so the float64 rows are held to 1e-6 here."""
+    from alexgen.check import Options
+
+    options = Options(keras_backend="torch", steps=1)
+    rows = check(PITFALL_DIR / "lrn.yaml", options=options)
+    assert options.versions["keras_backend"] == "torch"
+    for row in forward_rows(rows, "float32").values():
+        assert row.passed, describe([row])
+    for row in forward_rows(rows).values():
+        assert row.max_rel is not None and row.max_rel < 1e-6, describe([row])
+
+
+def test_cli_report_writes_the_certificate(tmp_path: Path) -> None:
+    for name in ("check.md", "check.json"):
+        result = CliRunner().invoke(cli, ["check", "tests/specs/groups.yaml", "--steps", "1", "--report",
+                                          str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    text = (tmp_path / "check.md").read_text()
+    graph = load_graph(PITFALL_DIR / "groups.yaml")
+    assert f"`{graph.sha256}`" in text and "- keras_backend: tensorflow" in text and "- torch: " in text
+    assert "| layer conv_g4 (float64) | pass |" in text
+    report = json.loads((tmp_path / "check.json").read_text())
+    assert report["spec_sha256"] == graph.sha256 and report["passed"] is True
+    assert all("bound" in row for row in report["checks"])
+
+
+@pytest.mark.slow
+def test_zfnet_like_passes() -> None:
+    """The 62M-parameter network the old fixed 1e-5 judged FAIL from float32 rounding alone."""
+    rows = check(PITFALL_DIR / "zfnet_like.yaml")
+    assert not failing(rows), describe(failing(rows))
+    assert {"conv1", "conv2", "fc6", "fc7", "predictions"} <= set(forward_rows(rows, "float32"))

@@ -130,7 +130,8 @@ def steps(graph: Graph, module: ModuleType, tensors: dict[str, Array], x: Array,
         silence_dropout(model)
         exact_regularizers(graph, model)
         module.compile_model(model)
-        model.compile(optimizer=model.optimizer, loss=model.loss, metrics=[], run_eagerly=True)  # gradients seen eagerly
+        # eagerly, so the optimizer's gradients can be recorded as arrays
+        model.compile(optimizer=model.optimizer, loss=model.loss, metrics=[], run_eagerly=True)
         exact_hyperparameters(model.optimizer)
         grads: list[Any] = []
         record_gradients(model.optimizer, grads)

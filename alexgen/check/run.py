@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from alexgen.check import keras_side
@@ -38,7 +39,7 @@ class Reference:
 
     def __init__(self, graph: Graph, spec_path: str, options: Options, folder: Path | None) -> None:
         self.graph, self.spec_path, self.options, self.folder = graph, spec_path, options, folder
-        self.module = None if folder else keras_side.keras_module(graph, spec_path)
+        self.module: ModuleType | None = None if folder else keras_side.keras_module(graph, spec_path)
         if folder is not None:
             from alexgen.check.worker import spawn
 
@@ -52,15 +53,17 @@ class Reference:
             from alexgen.check.worker import StoredRecords
 
             return StoredRecords(self.folder / f"forward-{dtype}.safetensors")
+        assert self.module is not None
         return keras_side.forward(self.graph, self.module, dtype, tensors, x)
 
     def steps(self, tensors: dict[str, Array], x: Array, y: Array) -> Iterator[Mapping[str, Array]]:
         """The Keras training steps' records, one step at a time."""
-        if self.folder is None:
+        if self.module is not None:
             yield from keras_side.steps(self.graph, self.module, tensors, x, y, self.options.steps)
             return
         from alexgen.check.worker import StoredRecords
 
+        assert self.folder is not None
         for step in range(1, self.options.steps + 1):
             yield StoredRecords(self.folder / f"step-{step}.safetensors")
 

@@ -48,7 +48,7 @@ class LayerRun:
 
         with torch.no_grad():
             values = [x.clone() for x in (inputs if inputs is not None else self.inputs)]
-            out = values[0] if len(values) == 1 else values
+            out: Any = values[0] if len(values) == 1 else values
             pre = 0.0
             for name, module in zip(self.names, modules if modules is not None else self.modules, strict=True):
                 out = module(out)

@@ -25,15 +25,17 @@ class StoredRecords(Mapping[str, "Array"]):
     """A safetensors file of records, read one array at a time."""
 
     def __init__(self, path: Path) -> None:
-        from safetensors import safe_open
+        import safetensors
 
-        self._file = safe_open(str(path), framework="np")
-        self._keys = list(self._file.keys())
+        opener: Any = safetensors.safe_open
+        self._file: Any = opener(str(path), framework="np")
+        self._keys: list[str] = [str(key) for key in self._file.keys()]
 
     def __getitem__(self, key: str) -> Array:
         if key not in self._keys:
             raise KeyError(key)
-        return self._file.get_tensor(key)  # type: ignore[no-any-return]
+        value: Array = self._file.get_tensor(key)
+        return value
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)
@@ -83,7 +85,7 @@ def spawn(job: dict[str, Any], backend: str) -> None:
     """Run a job in a fresh interpreter with KERAS_BACKEND set; raise with its last error lines on failure."""
     folder = Path(job["folder"])
     (folder / "job.json").write_text(json.dumps(job), encoding="utf-8")
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "JAX_ENABLE_X64": "1"}  # float64
     result = subprocess.run([sys.executable, "-m", "alexgen.check.worker", str(folder / "job.json")], env=env,
                             capture_output=True, text=True, check=False)
     if result.returncode != 0:
