@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import gc
 import tempfile
+from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from alexgen.check import keras_side
 from alexgen.check.common import TOLERANCE, Row, inputs, random_weights, targets
@@ -65,7 +66,9 @@ class Reference:
 
         assert self.folder is not None
         for step in range(1, self.options.steps + 1):
-            yield StoredRecords(self.folder / f"step-{step}.safetensors")
+            parts: list[Any] = [StoredRecords(self.folder / f"step-{step}-{part}.safetensors")
+                                for part in ("grad", "after")]
+            yield ChainMap(*parts)
 
 
 def run_check(graph: Graph, spec_path: str, tolerance: float = TOLERANCE, batch: int = 2, seed: int = 0,

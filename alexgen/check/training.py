@@ -6,7 +6,7 @@ applies Keras's gradients with its own optimizer, so the update row measures the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -21,18 +21,23 @@ if TYPE_CHECKING:
     from alexgen.check.common import Array
 
 
-def worst_by_layer(graph: Graph, keys: list[str], reference: dict[str, Array], got: dict[str, Array]) -> Row | None:
-    """The largest error of a group of tensors, each layer's errors relative to that layer's largest value."""
+def worst_by_layer(keys: list[str], reference: Callable[[str], Array], got: Callable[[str], Array]) -> Row | None:
+    """The largest error of a group of tensors, each layer's relative to that layer's largest value.
+
+    Tensors are fetched one layer at a time and dropped once compared (a 62M-parameter model is 0.5 GB a copy).
+    """
     by_layer: dict[str, list[str]] = {}
     for key in keys:
         by_layer.setdefault(key.split(".")[0], []).append(key)
     worst: tuple[float, float, str] | None = None
     for layer_keys in by_layer.values():
-        scale = max(float(np.abs(reference[k]).max()) for k in layer_keys)
-        for key in layer_keys:
-            abs_err, rel_err = errors(reference[key], got[key], scale)
+        values = {k: reference(k) for k in layer_keys}
+        scale = max(float(np.abs(v).max()) if v.size else 0.0 for v in values.values())
+        for key, value in values.items():
+            abs_err, rel_err = errors(value, got(key), scale)
             if worst is None or rel_err > worst[1]:
                 worst = (abs_err, rel_err, key)
+        del values
     return None if worst is None else Row("", True, f"worst: {worst[2]}", worst[0], worst[1])
 
 
@@ -63,35 +68,64 @@ class TorchTrainer:
         self.scheduler = None if plateau else scheduler
         self.x = torch.from_numpy(to_torch_layout(x, None))
         self.y = torch.from_numpy(y)
-        self.slots = list(w.torch_slots(graph, self.side.prefixes))
-        self.parameters = dict(self.side.model.named_parameters())
+        parameters = dict(self.side.model.named_parameters())
+        self.state = self.side.model.state_dict(keep_vars=True)
+        self.slots = {key: (state_key, slot, order, parameters.get(state_key))
+                      for key, state_key, slot, order in w.torch_slots(graph, self.side.prefixes)}
 
-    def gradients(self) -> tuple[float, dict[str, Array]]:
-        """Loss with regularization, and every parameter's gradient in the neutral layout."""
+    def loss_and_backward(self) -> float:
+        """Loss with regularization; gradients left in the parameters."""
         module, model = self.side.module, self.side.model
         self.optimizer.zero_grad()
         loss = module.loss_fn(model(self.x), self.y) + module.regularization_loss(model)
         loss.backward()
-        grads = {}
-        for key, state_key, slot, order in self.slots:
-            parameter = self.parameters.get(state_key)
-            if parameter is not None:
-                grad = parameter.grad if parameter.grad is not None else parameter.detach() * 0
-                grads[key] = w.from_torch_tensor(slot, grad.detach().numpy(), order)
-        return float(loss.detach()), grads
+        return float(loss.detach())
 
-    def apply(self, grads: Mapping[str, Array]) -> dict[str, Array]:
-        """One optimizer step with the given (reference) gradients; every tensor after it, neutral layout."""
+    def gradient(self, key: str) -> Array:
+        """One parameter's gradient, neutral layout (zeros where autograd left none)."""
+        _, slot, order, parameter = self.slots[key]
+        assert parameter is not None, key
+        grad = parameter.grad if parameter.grad is not None else parameter.detach() * 0
+        return w.from_torch_tensor(slot, grad.detach().numpy(), order)
+
+    def tensor(self, key: str) -> Array:
+        """One tensor of the model's state, neutral layout."""
+        state_key, slot, order, _ = self.slots[key]
+        return w.from_torch_tensor(slot, self.state[state_key].detach().numpy(), order)
+
+    def apply(self, reference: Mapping[str, Array]) -> None:
+        """One optimizer step with the reference's gradients, then the schedule's step."""
         import torch
 
-        for key, state_key, slot, order in self.slots:
-            parameter = self.parameters.get(state_key)
+        for key, (_, slot, order, parameter) in self.slots.items():
             if parameter is not None:
-                parameter.grad = torch.from_numpy(w.to_torch_tensor(slot, np.asarray(grads[f"grad/{key}"]), order))
+                grad = w.to_torch_tensor(slot, np.asarray(reference[f"grad/{key}"]), order)
+                parameter.grad = torch.from_numpy(grad)
         self.optimizer.step()
         if self.scheduler is not None:
             self.scheduler.step()
-        return w.torch_state_to_neutral(self.side.graph, self.side.model.state_dict(), self.side.prefixes)
+
+
+Fetch = Callable[[str], "Array"]
+
+
+def gradient_view(reference: Mapping[str, Array]) -> Fetch:
+    """Keras's gradient of a key, read when asked."""
+    return lambda key: np.asarray(reference[f"grad/{key}"])
+
+
+def step_views(reference: Mapping[str, Array], before: Fetch, trainer: TorchTrainer) -> tuple[Fetch, Fetch, Fetch]:
+    """Per key, read when asked: Keras's tensor after the step, Keras's update and PyTorch's update."""
+    def after(key: str) -> Array:
+        return np.asarray(reference[f"after/{key}"])
+
+    def keras_update(key: str) -> Array:
+        return after(key) - before(key)
+
+    def torch_update(key: str) -> Array:
+        return trainer.tensor(key) - before(key)
+
+    return after, keras_update, torch_update
 
 
 def training_rows(graph: Graph, module: ModuleType, tensors: dict[str, Array], x: Array, y: Array,
@@ -100,33 +134,32 @@ def training_rows(graph: Graph, module: ModuleType, tensors: dict[str, Array], x
     trainer = TorchTrainer(graph, module, tensors, x, y)
     training = graph.spec.training
     name = training.optimizer.type if training else "sgd"
-    before = {k: v.astype(np.float64) for k, v in tensors.items()}
+    def start(key: str) -> Array:
+        return tensors[key].astype(np.float64)
+
+    before: Fetch = start
     rows: list[Row] = []
     for step, reference in enumerate(keras_steps, start=1):
         lr = float(trainer.optimizer.param_groups[0]["lr"])
-        keras_lr = float(reference["lr"][0])
-        loss, grads = trainer.gradients()
-        keras_loss = float(reference["loss"][0])
+        keras_lr, keras_loss = float(reference["lr"][0]), float(reference["loss"][0])
+        loss = trainer.loss_and_backward()
         loss_abs, loss_rel = errors(np.array([keras_loss]), np.array([loss]))
         tag = f"step {step} ({name}, lr {keras_lr:g})"
         rows.append(Row(f"{tag} learning rate", abs(lr - keras_lr) <= tolerance * keras_lr,
                         f"keras {keras_lr:g}, pytorch {lr:g}"))
         rows.append(Row(f"{tag} loss", loss_rel <= tolerance, f"keras {keras_loss:.6g}, pytorch {loss:.6g}",
                         loss_abs, loss_rel, tolerance))
-        keras_grads = {k.removeprefix("grad/"): np.asarray(reference[k]) for k in reference if k.startswith("grad/")}
-        rows += judged(f"{tag} gradients", worst_by_layer(graph, sorted(keras_grads), keras_grads, grads), tolerance)
-        after = trainer.apply(reference)
-        keras_after = {k.removeprefix("after/"): np.asarray(reference[k]) for k in reference
-                       if k.startswith("after/")}
-        trainable = [k for k in keras_grads if k in after]
-        keras_update = {k: keras_after[k] - before[k] for k in trainable}
-        torch_update = {k: after[k] - before[k] for k in trainable}
-        rows += judged(f"{tag} parameter updates", worst_by_layer(graph, trainable, keras_update, torch_update),
+        trainable = sorted(k.removeprefix("grad/") for k in reference if k.startswith("grad/"))
+        keras_gradient = gradient_view(reference)
+        rows += judged(f"{tag} gradients", worst_by_layer(trainable, keras_gradient, trainer.gradient), tolerance)
+        trainer.apply(reference)
+        after, keras_update, torch_update = step_views(reference, before, trainer)
+        rows += judged(f"{tag} parameter updates", worst_by_layer(trainable, keras_update, torch_update), tolerance)
+        moving = [k.removeprefix("after/") for k in reference
+                  if k.startswith("after/") and k.split(".")[-1].startswith("moving_")]
+        rows += judged(f"{tag} batch-norm moving statistics", worst_by_layer(moving, after, trainer.tensor),
                        tolerance)
-        moving = [k for k in keras_after if k.split(".")[-1].startswith("moving_")]
-        rows += judged(f"{tag} batch-norm moving statistics", worst_by_layer(graph, moving, keras_after, after),
-                       tolerance)
-        before = keras_after
+        before = after
     return rows
 
 

@@ -68,7 +68,11 @@ def run_worker(job: dict[str, Any]) -> None:
     y = targets(graph, job["batch"], job["seed"])
     if y is not None and job["steps"]:
         for step, records in enumerate(keras_side.steps(graph, module, tensors, x, y, job["steps"]), start=1):
-            save(folder / f"step-{step}.safetensors", records)
+            for part in ("grad", "after"):  # two files: each serialized copy is half the size
+                save(folder / f"step-{step}-{part}.safetensors",
+                     {k: v for k, v in records.items() if not k.startswith(("grad/", "after/")) or
+                      k.startswith(f"{part}/")})
+            del records
     (folder / "versions.json").write_text(json.dumps(keras_versions()), encoding="utf-8")
 
 
