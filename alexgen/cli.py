@@ -206,26 +206,42 @@ def render(specs: tuple[str, ...], target: str, out_dir: str, check: bool, templ
 
 @cli.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("--tolerance", type=float, default=1e-5, show_default=True,
-              help="Largest error allowed, relative to the reference's largest magnitude.")
+@click.option("--tolerance", type=float, default=1e-9, show_default=True,
+              help="float64 verdict: largest error of a layer, step or gradient relative to the reference's "
+                   "largest magnitude (float32 rows are judged against their rounding bound).")
 @click.option("--batch", type=click.IntRange(1, 1024), default=2, show_default=True,
-              help="Examples in the random input batch (and in the training step).")
+              help="Examples in the random input batch (and in the training steps).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the random weights, input and labels; the same seed gives the same numbers.")
+@click.option("--steps", type=click.IntRange(0, 100), default=3, show_default=True,
+              help="Training steps with the spec's optimizer, loss, regularizers and schedule (one step = one "
+                   "epoch of the schedule).")
+@click.option("--keras-backend", type=click.Choice(["tensorflow", "jax", "torch"]), default="tensorflow",
+              show_default=True, help="Keras backend of the reference, run in its own process.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Output format.")
+@click.option("--report", "report", type=click.Path(dir_okay=False), default=None,
+              help="Also write the certificate to this file: .json gives JSON, .md (or anything else) Markdown.")
 @set_option
-def check(spec: str, tolerance: float, batch: int, seed: int, fmt: str, sets: tuple[str, ...]) -> None:
-    """Prove the Keras and PyTorch renderings of SPEC are the same network and training step."""
+def check(spec: str, tolerance: float, batch: int, seed: int, steps: int, keras_backend: str, fmt: str,
+          report: str | None, sets: tuple[str, ...]) -> None:
+    """Prove the Keras and PyTorch renderings of SPEC are the same network and training steps."""
     graph = load_or_exit(spec, sets=sets)
     require_or_exit("check", {"keras", "pytorch"})
-    from alexgen.check import print_rows, rows_json, run_check
+    from alexgen.check import Options, print_rows, rows_json, run_check, write_report
 
-    rows = run_check(graph, Path(spec).as_posix(), tolerance, batch, seed)
+    options = Options(tolerance, batch, seed, steps, keras_backend, sets)
+    try:
+        rows = run_check(graph, Path(spec).as_posix(), options=options)
+    except RuntimeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if report is not None:
+        write_report(Path(report), graph, rows, options)
     if fmt == "json":
-        click.echo(rows_json(graph, rows, tolerance))
+        click.echo(rows_json(graph, rows, options))
     else:
-        print_rows(graph, rows, tolerance)
+        print_rows(graph, rows, options)
     sys.exit(0 if all(row.passed for row in rows) else 1)
 
 

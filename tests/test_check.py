@@ -31,8 +31,8 @@ from alexgen.validate import graph_from_text, load_graph  # noqa: E402
 from alexgen.weights import permuted_inputs, weighted_nodes  # noqa: E402
 
 PITFALL_DIR = ROOT / "tests" / "specs"
-PITFALL_SPECS = sorted(PITFALL_DIR.glob("*.yaml"))
-FORWARD_LIMIT = 1e-5
+PITFALL_SPECS = sorted(p for p in PITFALL_DIR.glob("*.yaml") if p.name != "zfnet_like.yaml")  # full size: slow test
+TOLERANCE = 1e-9
 
 
 def check(path: Path, **options: object) -> list[Row]:
@@ -46,21 +46,20 @@ def failing(rows: list[Row]) -> list[Row]:
     return [row for row in rows if not row.passed]
 
 
-def forward_rows(rows: list[Row]) -> dict[str, Row]:
-    """Per-layer forward rows by layer name (without the summary row)."""
-    return {r.check.removeprefix("forward "): r for r in rows if r.check.startswith("forward ") and
-            r.check != "forward (eval)"}
+def forward_rows(rows: list[Row], dtype: str = "float64") -> dict[str, Row]:
+    """Per-layer rows of one dtype by layer name (without the summary row)."""
+    return {r.check.split()[1]: r for r in rows if r.check.startswith("layer ") and r.check.endswith(f"({dtype})")}
 
 
-def summary(rows: list[Row]) -> Row:
-    """The `forward (eval)` row, which names the first layer that diverges."""
-    return next(r for r in rows if r.check == "forward (eval)")
+def summary(rows: list[Row], dtype: str = "float64") -> Row:
+    """The `layers (dtype)` row, which names the first layer that diverges."""
+    return next(r for r in rows if r.check == f"layers ({dtype})")
 
 
 def describe(rows: list[Row]) -> str:
     """Rows as text for an assertion message."""
-    return "\n".join(f"{r.check}: {'pass' if r.passed else 'FAIL'} {r.detail} abs={r.max_abs} rel={r.max_rel}"
-                     for r in rows)
+    return "\n".join(f"{r.check}: {'pass' if r.passed else 'FAIL'} {r.detail} abs={r.max_abs} rel={r.max_rel} "
+                     f"bound={r.bound}" for r in rows)
 
 
 # --- (a) the targeted pitfall specs -------------------------------------------------------------------
@@ -87,13 +86,22 @@ def test_pitfall_specs_cover_the_optimizers_and_regularizers() -> None:
 def test_pitfall_spec_passes_every_check(path: Path) -> None:
     rows = check(path)
     assert not failing(rows), f"{path.name}: failing rows:\n{describe(failing(rows))}"
-    names = {row.check.split(" (")[0] for row in rows}
-    assert {"parameter counts and shapes", "weights round trip", "training loss", "updated parameters"} <= names
-    assert summary(rows).passed and summary(rows).max_rel is not None
+    names = {row.check for row in rows}
+    assert {"parameter counts and shapes", "weights round trip"} <= names
+    for dtype in ("float64", "float32"):
+        assert summary(rows, dtype).passed and summary(rows, dtype).max_rel is not None
     graph = load_graph(path)
-    assert {n.name for n in weighted_nodes(graph)} <= set(forward_rows(rows))
+    for dtype in ("float64", "float32"):
+        assert {n.name for n in weighted_nodes(graph)} <= set(forward_rows(rows, dtype))
+    for row in forward_rows(rows).values():  # float64: agreement at rounding level, far below the verdict
+        assert row.max_rel is not None and row.max_rel < 1e-13, describe([row])
+    for row in forward_rows(rows, "float32").values():  # float32: judged against a bound, well inside it
+        assert row.max_rel is not None and row.bound is not None and row.max_rel <= row.bound, describe([row])
+    for step in (1, 2, 3):
+        assert any(name.startswith(f"step {step} ") and name.endswith(" gradients") for name in names), names
+        assert any(name.startswith(f"step {step} ") and name.endswith(" parameter updates") for name in names)
     if any(n.type == "batch_norm" for n in graph.nodes):  # train-mode batch statistics and moving averages
-        assert "batch-norm moving statistics" in names
+        assert any(name.endswith("batch-norm moving statistics") for name in names)
 
 
 DOUBLE_FLATTEN = """\
@@ -145,22 +153,26 @@ def test_full_size_spec_passes_the_check(path: Path) -> None:
     report = json.loads(result.stdout)
     rows = [Row(**row) for row in report["checks"]]
     assert result.returncode == 0, f"{display}: failing rows:\n{describe(failing(rows))}"
-    assert report["passed"] and report["tolerance"] == FORWARD_LIMIT
+    assert report["passed"] and report["tolerance"] == TOLERANCE
+    assert report["spec_sha256"] and report["versions"]["keras_backend"] == "tensorflow"
     graph = load_graph(path, display)
     layers = forward_rows(rows)
     assert {n.name for n in weighted_nodes(graph)} <= set(layers)
     assert graph.output.name in layers
     for name, row in layers.items():
         assert row.max_abs is not None and row.max_rel is not None, name
-        assert row.max_rel <= FORWARD_LIMIT, f"{name}: {row.max_rel}"
-    assert summary(rows).max_rel <= FORWARD_LIMIT
+        assert row.max_rel <= TOLERANCE, f"{name}: {row.max_rel}"
+    for name, row in forward_rows(rows, "float32").items():
+        assert row.max_rel is not None and row.bound is not None and row.max_rel <= row.bound, name
     assert any(r.check == "weights round trip" and r.passed for r in rows)
-    assert any(r.check.startswith("training loss") for r in rows)
+    assert any(r.check.endswith("gradients") for r in rows)
     worst = max(layers, key=lambda name: layers[name].max_rel or 0.0)
-    largest_abs = max(row.max_abs or 0.0 for row in layers.values())
-    training = "; ".join(f"{r.check} {r.max_rel:.1e}" for r in rows if "float64" in r.check and r.max_rel is not None)
-    print(f"{display}: output abs {summary(rows).max_abs:.1e} rel {summary(rows).max_rel:.1e}; worst layer {worst} "
-          f"rel {layers[worst].max_rel:.1e}; largest abs {largest_abs:.1e}; {training}")  # shown by pytest -rP
+    f32 = forward_rows(rows, "float32")
+    closest = max(f32, key=lambda name: (f32[name].max_rel or 0.0) / (f32[name].bound or 1.0))
+    end = next(r for r in rows if r.check.startswith("end to end (float32"))
+    print(f"{display}: float64 worst layer {worst} rel {layers[worst].max_rel:.1e}; float32 closest to its bound "
+          f"{closest} rel {f32[closest].max_rel:.1e} bound {f32[closest].bound:.1e}; float32 end to end rel "
+          f"{end.max_rel:.1e}")  # shown by pytest -rP
 
 
 # --- (c) broken twins: the check fails and names the layer ----------------------------------------------
@@ -210,27 +222,31 @@ def emitter(kind: str, function: Callable[[Node], list[pytorch.Module]]) -> Call
     return lambda monkeypatch: monkeypatch.setitem(pytorch.EMITTERS, kind, function)
 
 
-BROKEN = {  # id: (breakage, spec, first layer that must diverge, layers before it that must still pass)
-    "no_flatten_permutation": (no_flatten_permutation, "groups.yaml", "predictions", ["conv_g2", "conv_g4_s2"]),
+FLATTEN = "with the input flattened as H,W,C instead of C,H,W it agrees to"
+BROKEN = {  # id: (breakage, spec, first layer that must diverge, layers before it that must pass, diagnosis)
+    "no_flatten_permutation": (no_flatten_permutation, "groups.yaml", "predictions", ["conv_g2", "conv_g4_s2"],
+                               FLATTEN),
     "no_flatten_permutation_two_tower": (no_flatten_permutation, "two_tower_small.yaml", "side",
-                                         ["t1_conv1", "t2_conv1", "t1_conv2", "t2_conv2", "t1_pool"]),
-    "lrn_alpha_not_converted": (emitter("lrn", lrn_alpha_unconverted), "lrn.yaml", "norm_paper", ["conv1"]),
+                                         ["t1_conv1", "t2_conv1", "t1_conv2", "t2_conv2", "t1_pool"], FLATTEN),
+    "lrn_alpha_not_converted": (emitter("lrn", lrn_alpha_unconverted), "lrn.yaml", "norm_paper", ["conv1"],
+                                "with nn.LocalResponseNorm's alpha multiplied by size 5 it agrees to"),
     "batch_norm_default_eps": (emitter("batch_norm", batch_norm_default_eps), "batch_norm.yaml", "bn_conv",
-                               ["conv1"]),
+                               ["conv1"], "with eps = the spec's 0.001 instead of 1e-05 it agrees to"),
     "max_pool_padded_with_zeros": (emitter("max_pool2d", pool_padded_with_zeros), "same_pool_stride2.yaml",
-                                   "pool_even", ["conv1"]),
-    "naive_same_padding": (emitter("conv2d", naive_same_padding), "same_conv_stride2.yaml", "odd_s2", []),
+                                   "pool_even", ["conv1"], "with TensorFlow's 'same' pads filled with -inf it agrees"),
+    "naive_same_padding": (emitter("conv2d", naive_same_padding), "same_conv_stride2.yaml", "odd_s2", [],
+                           "with TensorFlow's asymmetric 'same' padding it agrees to"),
 }
 
 
-@pytest.mark.parametrize(("breakage", "spec", "layer", "fine"), BROKEN.values(), ids=list(BROKEN))
+@pytest.mark.parametrize(("breakage", "spec", "layer", "fine", "diagnosis"), BROKEN.values(), ids=list(BROKEN))
 def test_broken_conversion_fails_and_names_the_layer(monkeypatch: pytest.MonkeyPatch, breakage: Callable[..., None],
-                                                     spec: str, layer: str, fine: list[str]) -> None:
+                                                     spec: str, layer: str, fine: list[str], diagnosis: str) -> None:
     breakage(monkeypatch)
-    rows = check(PITFALL_DIR / spec)
+    rows = check(PITFALL_DIR / spec, steps=0)
     layers = forward_rows(rows)
     assert not layers[layer].passed, describe(rows)
-    assert layers[layer].max_rel is not None and layers[layer].max_rel > FORWARD_LIMIT
+    assert layers[layer].max_rel is not None and layers[layer].max_rel > 1e-6
     assert summary(rows).detail == f"first divergence at {layer}", describe(rows)
     assert not summary(rows).passed
     for name in fine:
@@ -238,6 +254,8 @@ def test_broken_conversion_fails_and_names_the_layer(monkeypatch: pytest.MonkeyP
     if breakage is no_flatten_permutation:  # a symmetric mistake: the round trip cannot see it, the forward does
         assert next(r for r in rows if r.check == "weights round trip").passed
         assert all(not layers[n].passed for n in ("t1_fc", "bn_flat") if n in layers)
+    assert layers[layer].detail.startswith(f"{layer} differs (rel "), layers[layer].detail
+    assert diagnosis in layers[layer].detail, layers[layer].detail
 
 
 def test_every_flattened_dense_is_permuted_in_the_two_tower_spec() -> None:
@@ -251,42 +269,46 @@ def test_every_flattened_dense_is_permuted_in_the_two_tower_spec() -> None:
 
 
 def test_cli_check_passes_with_a_table() -> None:
-    result = CliRunner().invoke(cli, ["check", "tests/specs/lrn.yaml"])
+    result = CliRunner().invoke(cli, ["check", "tests/specs/lrn.yaml", "--steps", "1"])
     assert result.exit_code == 0, result.output
     assert "alexgen check lrn" in result.output
     assert "FAIL" not in result.output
-    assert "forward norm_paper" in result.output
+    assert "layer norm_paper (float64)" in result.output
 
 
 def test_cli_check_json_parses() -> None:
     result = CliRunner().invoke(cli, ["check", "tests/specs/groups.yaml", "--format", "json", "--batch", "3",
-                                      "--seed", "7"])
+                                      "--seed", "7", "--steps", "1"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["spec"] == "groups" and report["passed"] is True and report["tolerance"] == FORWARD_LIMIT
-    assert set(report["checks"][0]) == {"check", "passed", "detail", "max_abs", "max_rel"}
-    assert "forward conv_g4" in [r["check"] for r in report["checks"]]
+    assert report["spec"] == "groups" and report["passed"] is True and report["tolerance"] == TOLERANCE
+    assert set(report["checks"][0]) == {"check", "passed", "detail", "max_abs", "max_rel", "bound"}
+    assert "layer conv_g4 (float64)" in [r["check"] for r in report["checks"]]
 
 
 def test_cli_check_exits_1_when_a_row_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(pytorch.EMITTERS, "lrn", lrn_alpha_unconverted)
-    result = CliRunner().invoke(cli, ["check", "tests/specs/lrn.yaml", "--format", "json"])
+    result = CliRunner().invoke(cli, ["check", "tests/specs/lrn.yaml", "--format", "json", "--steps", "0"])
     assert result.exit_code == 1, result.output
     report = json.loads(result.stdout)
     assert report["passed"] is False
     rows = {r["check"]: r for r in report["checks"]}
-    assert rows["forward (eval)"]["detail"] == "first divergence at norm_paper"
-    assert rows["forward norm_paper"]["passed"] is False and rows["forward conv1"]["passed"] is True
+    assert rows["layers (float64)"]["detail"] == "first divergence at norm_paper"
+    assert rows["layer norm_paper (float64)"]["passed"] is False and rows["layer conv1 (float64)"]["passed"] is True
 
 
 def test_cli_check_tolerance_decides_every_row() -> None:
-    result = CliRunner().invoke(cli, ["check", "tests/specs/lrn.yaml", "--format", "json", "--tolerance", "1e-9"])
-    assert result.exit_code == 1  # float32 forward errors are far above 1e-9 ...
+    result = CliRunner().invoke(cli, ["check", "tests/specs/lrn.yaml", "--format", "json", "--tolerance", "1e-18",
+                                      "--steps", "1"])
     rows = json.loads(result.stdout)["checks"]
-    assert any(r["check"].startswith("forward ") and not r["passed"] for r in rows)
-    for row in rows:  # ... and each row passes exactly when its relative error is within the tolerance
-        if row["max_rel"] is not None and row["check"] != "forward (eval)":
-            assert row["passed"] == (row["max_rel"] <= 1e-9), row
+    assert result.exit_code == 1  # float64 rounding (~1e-16) is above 1e-18 for some rows ...
+    judged = [r for r in rows if r["bound"] is not None and r["max_rel"] is not None and
+              not r["check"].startswith("layers (")]
+    assert any(not r["passed"] for r in judged)
+    for row in judged:  # ... and each row passes exactly when its relative error is within its bound
+        assert row["passed"] == (row["max_rel"] <= row["bound"]), row
+        if row["check"].endswith("(float64)") or row["check"].startswith("step "):
+            assert row["bound"] >= 1e-18
 
 
 def test_check_of_an_invalid_spec_exits_2(tmp_path: Path) -> None:
@@ -295,3 +317,81 @@ def test_check_of_an_invalid_spec_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["check", str(path)])
     assert result.exit_code == 2
     assert "unknown key 'unit'" in result.output
+
+
+# --- (e) training steps, bounds, backends, the certificate ---------------------------------------------------------
+
+
+def test_pytorch_momentum_convention_fails_after_the_learning_rate_drop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain torch.optim.SGD (v = mu*v + g) takes Keras's steps until the schedule changes the learning rate."""
+    from alexgen.targets import pytorch as target
+
+    plain = target.optimizer_lines
+    monkeypatch.setattr(target, "optimizer_class", lambda training: None)
+    monkeypatch.setattr(target, "optimizer_lines", lambda t: [line.replace("KerasSGD(", "torch.optim.SGD(")
+                                                              for line in plain(t)])
+    rows = {r.check: r for r in check(PITFALL_DIR / "sgd_momentum_lr_drop.yaml")}
+    assert rows["step 1 (sgd, lr 0.1) parameter updates"].passed
+    assert rows["step 2 (sgd, lr 0.01) learning rate"].passed
+    update = rows["step 2 (sgd, lr 0.01) parameter updates"]
+    assert not update.passed and update.max_rel is not None and update.max_rel > 0.1, describe(list(rows.values()))
+
+
+def test_float32_rows_are_flagged_only_above_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alexgen.check import common
+
+    monkeypatch.setitem(common.EPSILON, "float32", 1e-12)  # a bound far below real float32 rounding
+    rows = check(PITFALL_DIR / "lrn.yaml", steps=0)
+    f32 = forward_rows(rows, "float32")
+    assert any(not row.passed for row in f32.values())
+    for row in f32.values():
+        assert row.passed == (row.max_rel is not None and row.bound is not None and row.max_rel <= row.bound)
+    assert summary(rows).passed  # the float64 verdict is untouched
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_keras_backend_in_a_worker_passes(backend: str) -> None:
+    pytest.importorskip(backend)
+    from alexgen.check import Options
+
+    options = Options(keras_backend=backend, steps=2)
+    rows = check(PITFALL_DIR / "lrn.yaml", options=options)
+    assert not failing(rows), describe(failing(rows))
+    assert options.versions["keras_backend"] == backend
+    assert any(r.check.startswith("step 2 ") and r.check.endswith("gradients") for r in rows)
+
+
+def test_keras_torch_backend_in_a_worker_runs() -> None:
+    """Keras on its torch backend: float32 rows within their bounds; float64 agrees only to ~1e-7 (not yet found
+    which constant it rounds through float32), so the float64 rows are held to 1e-6 here."""
+    from alexgen.check import Options
+
+    options = Options(keras_backend="torch", steps=1)
+    rows = check(PITFALL_DIR / "lrn.yaml", options=options)
+    assert options.versions["keras_backend"] == "torch"
+    for row in forward_rows(rows, "float32").values():
+        assert row.passed, describe([row])
+    for row in forward_rows(rows).values():
+        assert row.max_rel is not None and row.max_rel < 1e-6, describe([row])
+
+
+def test_cli_report_writes_the_certificate(tmp_path: Path) -> None:
+    for name in ("check.md", "check.json"):
+        result = CliRunner().invoke(cli, ["check", "tests/specs/groups.yaml", "--steps", "1", "--report",
+                                          str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    text = (tmp_path / "check.md").read_text()
+    graph = load_graph(PITFALL_DIR / "groups.yaml")
+    assert f"`{graph.sha256}`" in text and "- keras_backend: tensorflow" in text and "- torch: " in text
+    assert "| layer conv_g4 (float64) | pass |" in text
+    report = json.loads((tmp_path / "check.json").read_text())
+    assert report["spec_sha256"] == graph.sha256 and report["passed"] is True
+    assert all("bound" in row for row in report["checks"])
+
+
+@pytest.mark.slow
+def test_zfnet_like_passes() -> None:
+    """The 62M-parameter network the old fixed 1e-5 judged FAIL from float32 rounding alone."""
+    rows = check(PITFALL_DIR / "zfnet_like.yaml")
+    assert not failing(rows), describe(failing(rows))
+    assert {"conv1", "conv2", "fc6", "fc7", "predictions"} <= set(forward_rows(rows, "float32"))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from alexgen.ops._describe import pooled
+from alexgen.ops._diagnose import Alternative, padded_first, tf_same_pads
 from alexgen.ops._pool import Pool2D, analyze, keras_pool
 from alexgen.ops._shared import window_of
 from alexgen.ops.base import Helper, Module, Op
@@ -36,5 +37,27 @@ def pytorch(node: Node[AvgPool2D]) -> list[Module]:
                                    count_include_pad=False if padding else None))]
 
 
+def diagnose(run: Any) -> list[Alternative]:
+    """'same' padding: the divisor counts real cells only (count_include_pad=False), pads asymmetric."""
+    import torch
+    import torch.nn.functional as F
+
+    if run.node.layer.padding != "same":
+        return []
+    win = window_of(run.node)
+    pads = tf_same_pads(win)
+
+    def real_cells_only() -> Any:
+        ones = torch.ones_like(run.inputs[0][:, :1])
+        total = padded_first(run, pads, 0.0, lambda x: F.avg_pool2d(x, win.kernel, win.strides, 0))()
+        cells = F.avg_pool2d(F.pad(ones, pads), win.kernel, win.strides, 0)
+        return total / cells.permute(0, 2, 3, 1).numpy()
+
+    return [Alternative("dividing by the real cells of each window (count_include_pad=False, TensorFlow's pads)",
+                        "the average counted padded cells: TensorFlow's 'same' average divides by the real cells",
+                        real_cells_only)]
+
+
 OP = Op("avg_pool2d", AvgPool2D, analyze, lambda node: keras_pool("layers.AveragePooling2D", node),
-        pytorch, pytorch_helpers=pytorch_helpers, pooling=True, describe=pooled, colour="#fce5cd")
+        pytorch, pytorch_helpers=pytorch_helpers, pooling=True, diagnose=diagnose,
+        describe=pooled, colour="#fce5cd")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from alexgen.analysis import Field, LayerStats, Shape, Slot
 from alexgen.ops._describe import number
+from alexgen.ops._diagnose import Alternative, output, swapped
 from alexgen.ops._shared import keras_simple
 from alexgen.ops.base import Helper, Module, Op
 from alexgen.specbase import LayerBase, Positive, Rate
@@ -53,6 +54,24 @@ def pytorch_helpers(node: Node[BatchNorm]) -> list[Helper]:
     return [Helper("pytorch/batch_norm.py.jinja", class_name(node), dims)]
 
 
+def diagnose(run: Any) -> list[Alternative]:
+    """Inference-mode conventions: epsilon (the spec's vs PyTorch's default 1e-5)."""
+    import torch
+
+    epsilon = run.node.layer.epsilon
+    module = next((m for m in run.modules if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)), None)
+    if module is None or module.eps == epsilon:
+        return []
+
+    def change(bn: Any) -> Any:
+        bn.eps = epsilon
+        return bn
+
+    return [Alternative(f"with eps = the spec's {epsilon!r} instead of {module.eps!r}", "the epsilon was not passed: "
+                        "PyTorch's default is 1e-5, Keras's (and the spec's default) 1e-3",
+                        lambda: output(run, swapped(run, torch.nn.modules.batchnorm._BatchNorm, change)))]
+
+
 OP = Op("batch_norm", BatchNorm, analyze, keras_simple("layers.BatchNormalization", "epsilon", "momentum"), pytorch,
-        pytorch_helpers=pytorch_helpers, flat="keep",
+        pytorch_helpers=pytorch_helpers, flat="keep", diagnose=diagnose,
         describe=lambda node: f"eps {number(node.layer.epsilon)}", colour="#e6d9f2")

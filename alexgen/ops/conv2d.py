@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from alexgen.analysis import Field, LayerStats, Shape, ShapeError, grow, pair, spatial, window
 from alexgen.ops._describe import activation_text, joined, window_text
+from alexgen.ops._diagnose import Alternative, layer_module, padded_first, tf_same_pads
 from alexgen.ops._shared import (
     count,
     epilogue_ops,
@@ -90,5 +91,22 @@ def describe(node: Node[Conv2D]) -> str:
                   activation_text(node), "" if layer.use_bias else "no bias")
 
 
+def diagnose(run: Any) -> list[Alternative]:
+    """'same' padding: TensorFlow's asymmetric pads instead of symmetric ones."""
+    import torch.nn.functional as F
+
+    if run.node.layer.padding != "same":
+        return []
+    win, conv = window_of(run.node), layer_module(run)
+
+    def core(x: Any) -> Any:
+        return F.conv2d(x, conv.weight, conv.bias, conv.stride, 0, conv.dilation, conv.groups)
+
+    return [Alternative("with TensorFlow's asymmetric 'same' padding", "'same' was padded symmetrically (kernel // 2 "
+                        "each side): TensorFlow puts the odd extra row/column at the bottom/right",
+                        padded_first(run, tf_same_pads(win), 0.0, core))]
+
+
 OP = Op("conv2d", Conv2D, analyze, keras, pytorch, output_activation=own_activation, fused_activation=True,
-        skips_cells=True, size_key="filters", describe=describe, colour="#cfe2f3")
+        skips_cells=True, size_key="filters", diagnose=diagnose,
+        describe=describe, colour="#cfe2f3")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from alexgen.analysis import Field, LayerStats, Shape, ShapeError, fmt
 from alexgen.ops._describe import activation_text, joined
+from alexgen.ops._diagnose import Alternative, output
 from alexgen.ops._shared import count, epilogue_ops, keras_weighted, kernel_slots, own_activation
 from alexgen.ops.base import KerasLayer, Module, Op
 from alexgen.specbase import Size, WeightedLayer
@@ -48,5 +49,25 @@ def describe(node: Node[Dense]) -> str:
     return joined(activation_text(node), "" if node.layer.use_bias else "no bias")
 
 
+
+def diagnose(run: Any) -> list[Alternative]:
+    """The flatten order: the input in H,W,C order (Keras's) instead of C,H,W (PyTorch's)."""
+    order = run.orders[0]
+    if order is None:
+        return []
+
+    def compute() -> Any:
+        import torch
+
+        restored = torch.empty_like(run.inputs[0])
+        restored[:, torch.as_tensor(order)] = run.inputs[0]
+        return output(run, inputs=[restored])
+
+    return [Alternative("with the input flattened as H,W,C instead of C,H,W",
+                        "the flatten order is wrong: the dense kernel's input rows were moved without reordering "
+                        "them from Keras's H,W,C flatten to PyTorch's C,H,W", compute)]
+
+
 OP = Op("dense", Dense, analyze, keras, pytorch, output_activation=own_activation, fused_activation=True,
-        size_key="units", describe=describe, colour="#d9ead3")
+        size_key="units", diagnose=diagnose,
+        describe=describe, colour="#d9ead3")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Annotated, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field as PydanticField
 from pydantic import PositiveInt, field_validator
 
 from alexgen.analysis import Field, LayerStats, Shape, spatial
 from alexgen.ops._describe import number
+from alexgen.ops._diagnose import Alternative, output, swapped
 from alexgen.ops._shared import keras_simple
 from alexgen.ops.base import Helper, Module, Op
 from alexgen.specbase import LayerBase, Positive
@@ -56,6 +58,23 @@ def describe(node: Node[LRN]) -> str:
     return f"n {layer.size}, a {number(layer.alpha)}, b {number(layer.beta)}, k {number(layer.bias)}"
 
 
+def diagnose(run: Any) -> list[Alternative]:
+    """alpha as the spec's formula uses it vs divided by size (PyTorch's and Caffe's convention)."""
+    import torch
+
+    def with_alpha(factor: float) -> Callable[[], Any]:
+        def change(module: Any) -> Any:
+            module.alpha *= factor
+            return module
+        return lambda: output(run, swapped(run, torch.nn.LocalResponseNorm, change))
+
+    size = run.node.layer.size
+    return [Alternative(f"with nn.LocalResponseNorm's alpha multiplied by size {size}", "alpha was passed unconverted: "
+                        "PyTorch divides alpha by size, the spec's (paper's) formula does not", with_alpha(size)),
+            Alternative(f"with nn.LocalResponseNorm's alpha divided by size {size}", "alpha was multiplied by size "
+                        "once too often", with_alpha(1 / size))]
+
+
 OP = Op("lrn", LRN, analyze, keras_simple("LocalResponseNormalization", "size", "alpha", "beta", "bias"), pytorch,
-        keras_helpers=lambda node: [Helper("keras/lrn.py.jinja", "LocalResponseNormalization")],
+        keras_helpers=lambda node: [Helper("keras/lrn.py.jinja", "LocalResponseNormalization")], diagnose=diagnose,
         describe=describe, colour="#e6d9f2")

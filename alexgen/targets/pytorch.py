@@ -32,6 +32,7 @@ from alexgen.targets.pytorch_training import (
     comment,
     init_lines,
     loss_lines,
+    optimizer_class,
     optimizer_lines,
     regularization_terms,
     scheduler_lines,
@@ -52,13 +53,12 @@ MODULE_ATTRIBUTES = frozenset("""
     features classifier reset_parameters""".split())
 RESERVED = frozenset("""x self torch nn F OrderedDict annotations super INPUT_SHAPE NUM_CLASSES BATCH_SIZE EPOCHS
     BatchNorm1d BatchNorm2d AvgPool2dSame build_model make_optimizer make_scheduler loss_fn predict_proba
-    regularization_loss save_weights load_weights np math safe_open save_file KerasAdam KerasRMSprop WEIGHTS_METADATA
-    NEUTRAL_SHAPES NEUTRAL_KEYS""".split())  # names a variable in forward must not shadow
+    regularization_loss save_weights load_weights np math safe_open save_file KerasAdam KerasRMSprop KerasSGD
+    WEIGHTS_METADATA NEUTRAL_SHAPES NEUTRAL_KEYS""".split())  # names a variable in forward must not shadow
 ENTRY_INDENT = 20  # OrderedDict entries in __init__
 EMITTERS: dict[str, Callable[[Node[Any]], list[Module]]] = {op.name: op.pytorch for op in OPS if op.pytorch}
 FUNCTIONAL: dict[str, Callable[[Node[Any], list[str]], str]] = {  # graph forward: layers without a module
     op.name: op.pytorch_functional for op in OPS if op.pytorch_functional}
-OPTIMIZER_CLASSES = {"adam": "KerasAdam", "rmsprop": "KerasRMSprop"}
 
 
 @dataclass
@@ -242,7 +242,7 @@ def build_context(graph: Graph, meta: Meta) -> TorchContext:
     context.init_lines = init_lines(graph, body.paths)
     context.probabilities = probabilities
     context.optimizer_lines = optimizer_lines(training)
-    context.optimizer_class = OPTIMIZER_CLASSES.get(training.optimizer.type)
+    context.optimizer_class = optimizer_class(training)
     context.scheduler_lines, context.scheduler_note = scheduler_lines(training)
     context.loss_lines = loss_lines(probabilities, training.loss.startswith("sparse"))
     context.loss_name = training.loss

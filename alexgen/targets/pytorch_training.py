@@ -109,11 +109,23 @@ def regularization_terms(graph: Graph, paths: dict[str, str]) -> list[str]:
             for (factor, penalty), layers in groups.items()]
 
 
+OPTIMIZER_CLASSES = {"adam": "KerasAdam", "rmsprop": "KerasRMSprop"}
+
+
+def optimizer_class(training: s.Training) -> str | None:
+    """The optimizer class the generated module defines, if any (SGD only needs one with momentum)."""
+    opt = training.optimizer
+    if isinstance(opt, s.SGD):
+        return "KerasSGD" if opt.momentum > 0 else None
+    return OPTIMIZER_CLASSES.get(opt.type)
+
+
 def optimizer_lines(training: s.Training) -> list[str]:
     """make_optimizer's body: torch.optim with every hyperparameter from the spec, never PyTorch's defaults."""
     opt, params = training.optimizer, Code("model.parameters()")
     if isinstance(opt, s.SGD):  # nesterov without momentum is plain SGD (PyTorch refuses the combination)
-        code = call("torch.optim.SGD", params, lr=opt.learning_rate, momentum=opt.momentum,
+        cls = "KerasSGD" if opt.momentum > 0 else "torch.optim.SGD"  # Keras's momentum across lr changes
+        code = call(cls, params, lr=opt.learning_rate, momentum=opt.momentum,
                     nesterov=opt.nesterov and opt.momentum > 0, weight_decay=opt.weight_decay)
         return [f"return {code}"]
     if isinstance(opt, s.Adadelta):

@@ -1,0 +1,128 @@
+"""The side under test: the generated PyTorch model, one layer at a time or end to end."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from alexgen import weights as w
+from alexgen.check.common import ACTIVATIONS, to_channels_last
+from alexgen.graph import Graph, Node
+
+if TYPE_CHECKING:
+    from alexgen.check.common import Array
+
+
+def torch_module(graph: Graph, spec_path: str) -> ModuleType:
+    """Render and import the generated PyTorch module."""
+    from alexgen.frameworks import generated_module
+
+    return generated_module(graph, spec_path, "pytorch")
+
+
+def to_torch_layout(value: Array, order: Array | None) -> Array:
+    """A channels-last reference value in PyTorch's layout: NCHW maps, flat vectors in PyTorch's element order."""
+    import numpy as np
+
+    if value.ndim == 4:
+        return np.ascontiguousarray(value.transpose(0, 3, 1, 2))
+    return np.ascontiguousarray(value[:, order]) if order is not None and value.ndim == 2 else value
+
+
+@dataclass
+class LayerRun:
+    """One layer's PyTorch modules with the input they are fed; `run` can swap modules or the input."""
+
+    node: Node[Any]
+    modules: list[Any]
+    names: list[str]
+    inputs: list[Any]  # torch tensors in PyTorch's layout
+    activation: str | None  # applied after the modules (a graph forward's fused activation)
+    orders: list[Array | None]  # per input: PyTorch's flat element order (order[i] = channels-last position)
+
+    def run(self, modules: Sequence[Any] | None = None, inputs: list[Any] | None = None) -> tuple[Array, float]:
+        """The layer's output (channels-last numpy) and the largest magnitude before its final activation."""
+        import torch
+
+        with torch.no_grad():
+            values = [x.clone() for x in (inputs if inputs is not None else self.inputs)]
+            out: Any = values[0] if len(values) == 1 else values
+            pre = 0.0
+            for name, module in zip(self.names, modules if modules is not None else self.modules, strict=True):
+                out = module(out)
+                if name == self.node.name:
+                    pre = float(out.abs().max()) if out.numel() else 0.0
+            if self.activation is not None:
+                out = ACTIVATIONS[self.activation](out)
+        return to_channels_last(out.numpy()), pre
+
+
+class TorchSide:
+    """A generated PyTorch model in one dtype, with the paths of its layers."""
+
+    def __init__(self, graph: Graph, module: ModuleType, dtype: str) -> None:
+        import torch
+
+        self.graph, self.module, self.dtype = graph, module, dtype
+        self.model = module.build_model().to(dtype=getattr(torch, dtype))
+        self.model.eval()
+        self.prefixes = w.torch_prefixes(self.model)
+        self.modules = dict(self.model.named_modules())
+        self.orders = w.flat_orders(graph)
+
+    def load(self, tensors: dict[str, Array]) -> None:
+        """Neutral weights in, converted one tensor at a time (no second copy of the whole model)."""
+        state = {key: w.to_torch_tensor(slot, tensors[neutral].astype(self.dtype), order)
+                 for neutral, key, slot, order in w.torch_slots(self.graph, self.prefixes)}
+        w.load_torch_state(self.model, state)
+
+    def round_trip(self, tensors: dict[str, Array]) -> bool:
+        """neutral -> PyTorch -> neutral is bit-identical (float32 weights in a float32 model)."""
+        import numpy as np
+
+        back = w.torch_state_to_neutral(self.graph, self.model.state_dict(), self.prefixes)
+        return set(back) == set(tensors) and all(np.array_equal(back[k], tensors[k]) for k in tensors)
+
+    def counts(self) -> dict[str, int]:
+        """Parameters plus batch-norm running statistics per layer."""
+        counts: dict[str, int] = {}
+        owners = {path: name for name, path in self.prefixes.items()}
+        for key, value in self.model.state_dict().items():
+            owner = owners.get(key.rsplit(".", 1)[0])
+            if owner is not None and not key.endswith("num_batches_tracked"):
+                counts[owner] = counts.get(owner, 0) + value.numel()
+        return counts
+
+    def layer(self, node: Node[Any], reference: dict[str, Array], x: Array) -> LayerRun | None:
+        """The node's modules fed the reference outputs of its inputs, or None where no module computes it."""
+        import torch
+
+        from alexgen.targets.pytorch import node_modules
+
+        path = self.prefixes.get(node.name)
+        if path is None:
+            return None
+        parent = path[: -len(node.name)]
+        names = [m.name for m in node_modules(self.graph, node) if f"{parent}{m.name}" in self.modules]
+        values = [x if name == "input" or name not in reference else reference[name] for name in node.inputs]
+        tensors = [torch.from_numpy(to_torch_layout(v.astype(self.dtype), self.orders.get(name)))
+                   for name, v in zip(node.inputs, values, strict=True)]
+        activation = node.op.activation(node.layer) if node.op.fused_activation else None
+        pending = activation if names[-1] == node.name and activation not in (None, "linear") else None
+        return LayerRun(node, [self.modules[f"{parent}{n}"] for n in names], names, tensors, pending,
+                        [self.orders.get(name) for name in node.inputs])
+
+    def output(self, x: Array) -> Array:
+        """The whole model's output, end to end, channels-last."""
+        import torch
+
+        with torch.no_grad():
+            out = self.model(torch.from_numpy(to_torch_layout(x.astype(self.dtype), None)))
+        return to_channels_last(out.numpy())
+
+    def expected(self, node: Node[Any], value: Array) -> Array:
+        """A reference output in the element order PyTorch produces (flat vectors are permuted)."""
+        order = self.orders.get(node.name)
+        return value[:, order] if value.ndim == 2 and order is not None else value

@@ -1,0 +1,109 @@
+"""Run the Keras reference in its own process, on the Keras backend named by KERAS_BACKEND.
+
+`python -m alexgen.check.worker JOB.json` writes one safetensors file per phase into the job's folder:
+forward-float32, forward-float64, step-1 ... step-N. The parent reads them lazily (StoredRecords), so neither
+process holds both frameworks, and every backend runs the same code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from alexgen.check.common import Array
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+class StoredRecords(Mapping[str, "Array"]):
+    """A safetensors file of records, read one array at a time."""
+
+    def __init__(self, path: Path) -> None:
+        import safetensors
+
+        opener: Any = safetensors.safe_open
+        self._file: Any = opener(str(path), framework="np")
+        self._keys: list[str] = [str(key) for key in self._file.keys()]
+
+    def __getitem__(self, key: str) -> Array:
+        if key not in self._keys:
+            raise KeyError(key)
+        value: Array = self._file.get_tensor(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def save(path: Path, records: Mapping[str, Array]) -> None:
+    """Write records (contiguous copies, as safetensors needs)."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    save_file({key: np.ascontiguousarray(value) for key, value in records.items()}, str(path))
+
+
+def run_worker(job: dict[str, Any]) -> None:
+    """Compute every reference record of a job and write them, phase by phase."""
+    from alexgen.check import keras_side
+    from alexgen.check.common import inputs, random_weights, targets
+    from alexgen.validate import load_graph
+
+    folder = Path(job["folder"])
+    graph = load_graph(job["spec"], job["display"], sets=job["sets"])
+    module = keras_side.keras_module(graph, job["display"])
+    tensors = random_weights(graph, job["seed"])
+    x = inputs(graph, job["batch"], job["seed"])
+    for dtype in ("float32", "float64"):
+        save(folder / f"forward-{dtype}.safetensors", keras_side.forward(graph, module, dtype, tensors, x))
+    y = targets(graph, job["batch"], job["seed"])
+    if y is not None and job["steps"]:
+        for step, records in enumerate(keras_side.steps(graph, module, tensors, x, y, job["steps"]), start=1):
+            for part in ("grad", "after"):  # two files: each serialized copy is half the size
+                save(folder / f"step-{step}-{part}.safetensors",
+                     {k: v for k, v in records.items() if not k.startswith(("grad/", "after/")) or
+                      k.startswith(f"{part}/")})
+            del records
+    (folder / "versions.json").write_text(json.dumps(keras_versions()), encoding="utf-8")
+
+
+def keras_versions() -> dict[str, str]:
+    """Keras, its backend and the backend's version."""
+    import keras
+
+    backend = keras.backend.backend()
+    module = __import__({"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend))
+    return {"keras": keras.__version__, "keras_backend": backend, backend: getattr(module, "__version__", "?")}
+
+
+def spawn(job: dict[str, Any], backend: str) -> None:
+    """Run a job in a fresh interpreter with KERAS_BACKEND set; raise with its last error lines on failure."""
+    folder = Path(job["folder"])
+    (folder / "job.json").write_text(json.dumps(job), encoding="utf-8")
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "JAX_ENABLE_X64": "1"}  # float64
+    result = subprocess.run([sys.executable, "-m", "alexgen.check.worker", str(folder / "job.json")], env=env,
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-15:])
+        raise RuntimeError(f"the Keras reference on the {backend} backend failed:\n{tail}")
+
+
+def main() -> None:
+    """Entry point of the worker process."""
+    from alexgen.quiet import quiet_framework_startup
+
+    quiet_framework_startup()
+    run_worker(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8")))
+
+
+if __name__ == "__main__":
+    main()
