@@ -142,12 +142,21 @@ def test_chain_edge_cases_pass_the_check(text: str, tmp_path: Path) -> None:
 # --- (b) the full-size specs, one subprocess each -----------------------------------------------------
 
 
+# Each full-size check takes 1-3 minutes and 6 GB, so the suite checks the specs that differ in what they exercise
+# (canonical, batch norm + L2 everywhere, groups + LRN + an SGD schedule, a two-tower graph, MNIST) with one training
+# step; multi-step semantics (momentum across a learning-rate drop, schedules, moving statistics) are checked on the
+# small specs above. alexnet_plain and alexnet_bn are alexnet / alexnet_bn_l2 minus layers, vgg16 (138M parameters)
+# uses only conv2d, max_pool2d, flatten and dense: `alexgen check` on them is run by hand (see the issue notes).
+FULL_SIZE = [p for p in SPEC_PATHS if p.stem not in {"alexnet_plain", "alexnet_bn", "vgg16"}]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("path", SPEC_PATHS, ids=[p.stem for p in SPEC_PATHS])
+@pytest.mark.parametrize("path", FULL_SIZE, ids=[p.stem for p in FULL_SIZE])
 def test_full_size_spec_passes_the_check(path: Path) -> None:
     display = path.relative_to(ROOT).as_posix()
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-m", "alexgen", "check", display, "--format", "json"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "alexgen", "check", display, "--format", "json", "--steps", "1"],
+                            cwd=ROOT,
                             capture_output=True, text=True, env=env, timeout=600, check=False)
     assert result.stdout, result.stderr[-3000:]
     report = json.loads(result.stdout)
