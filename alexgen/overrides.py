@@ -66,10 +66,21 @@ def parse_sets(items: Sequence[str]) -> list[Setting]:
         value = _value(text, number, column, problems)
         if value is not None:
             key_at = (SET_FILE, number, 1)
-            settings.append(Setting(key, PNode(value, (SET_FILE, number, column), key_at), item))
+            node = _nodes(value, (SET_FILE, number, column))
+            node.key_at = key_at
+            settings.append(Setting(key, node, item))
     if problems:
         raise SpecError(problems)
     return settings
+
+
+def _nodes(value: Any, at: Where) -> PNode:
+    """A --set value as a tree of PNodes (a list or mapping holds PNodes, as a value read from a file does)."""
+    if isinstance(value, dict):
+        return PNode({k: _nodes(v, at) for k, v in value.items()}, at)
+    if isinstance(value, list):
+        return PNode([_nodes(v, at) for v in value], at)
+    return PNode(value, at)
 
 
 def _value(text: str, number: int, column: int, problems: list[Diagnostic]) -> Any:

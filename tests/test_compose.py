@@ -284,6 +284,14 @@ def test_bad_sets_are_errors_at_the_option(item: str, message: str, hint: str | 
         assert found[0].hint == hint
 
 
+def test_set_takes_lists_and_mappings_as_values() -> None:
+    data = resolve_text(BASE, sets=("input_shape=[64, 48, 3]", "training.optimizer={type: adam, learning_rate: 0.01}"))
+    assert data.data["input_shape"] == [64, 48, 3]
+    assert data.data["training"]["optimizer"] == {"type": "adam", "learning_rate": 0.01}
+    found = text_errors(BASE, sets=("input_shape=[64, 48]",))
+    assert len(found) == 1 and (found[0].file, found[0].line) == ("--set", 1), found
+
+
 def test_set_values_are_validated_like_the_file() -> None:
     found = text_errors(BASE, sets=("layers.conv1.padding=samee",))
     assert len(found) == 1 and "invalid value 'samee'" in found[0].message
