@@ -327,9 +327,12 @@ def is_add(node: Any) -> bool:
 
 def merged(node: Any) -> bool:
     """An add read only by an add that takes it as its first term: `a + b + c` is one add of three terms (the
-    generated code sums left to right, so only a first term is taken over)."""
+    generated code sums left to right, so only a first term is taken over), unless a term would repeat."""
     users = list(node.users)
-    return len(users) == 1 and is_add(users[0]) and users[0].args[0] is node
+    if len(users) != 1 or not is_add(users[0]) or users[0].args[0] is not node:
+        return False
+    combined = [*terms(node), users[0].args[1]]
+    return len(set(combined)) == len(combined)
 
 
 def terms(node: Any) -> list[Any]:
