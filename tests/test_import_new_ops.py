@@ -155,3 +155,31 @@ def test_keras_depthwise_refuses_what_the_spec_lacks() -> None:
     x = keras.Input((8, 8, 3))
     y = keras.layers.DepthwiseConv2D(3, depthwise_constraint=keras.constraints.NonNeg())(x)
     assert any("depthwise_constraint" in m for m in refused(keras.Model(x, y), (8, 8, 3)))
+
+
+# --- Caffe ---------------------------------------------------------------------------------------------
+
+CAFFE = """name: "res"
+input: "data"
+input_shape { dim: 1 dim: 3 dim: 8 dim: 8 }
+layer { name: "c1" type: "Convolution" bottom: "data" top: "c1" convolution_param { num_output: 4 kernel_size: 1 } }
+layer { name: "c2" type: "Convolution" bottom: "c1" top: "c2" convolution_param { num_output: 4 kernel_size: 1 } }
+layer { name: "sum" type: "Eltwise" bottom: "c1" bottom: "c2" top: "sum" }
+"""
+
+
+def test_caffe_eltwise_sum_is_an_add(tmp_path: Any) -> None:
+    from alexgen.importers import import_source
+
+    path = tmp_path / "res.prototxt"
+    path.write_text(CAFFE)
+    graph = import_source(str(path)).graph
+    assert [(n.type, n.name, n.inputs) for n in graph.nodes][-1] == ("add", "sum", ["c1", "c2"])
+    for extra, field in (("eltwise_param { operation: PROD }", None), ("eltwise_param { coeff: 1 coeff: -1 }",
+                                                                       "coeff")):
+        path.write_text(CAFFE.replace('top: "sum" }', f'top: "sum" {extra} }}'))
+        with pytest.raises(SpecError) as info:
+            import_source(str(path))
+        errors = [d for d in info.value.diagnostics if d.level == "error"]
+        assert errors and all(d.line == 6 for d in errors), errors
+        assert field is None or any(field in d.message for d in errors)
