@@ -30,7 +30,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ALL_SPECS = SPEC_PATHS + sorted((ROOT / "tests" / "specs").glob("*.yaml"))
-MODULELESS = {"flatten", "concatenate", "activation", "global_avg_pool2d"}  # graph-form PyTorch: no module name
+MODULELESS = {"flatten", "concatenate", "activation", "global_avg_pool2d", "add"}  # graph-form PyTorch: no module name
 NOT_IN_A_MODULE = ("kernel_initializer", "bias_initializer", "kernel_regularizer")
 
 

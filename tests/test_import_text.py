@@ -126,12 +126,12 @@ def test_caffe_refusals_name_the_layer_and_field(tmp_path: Path) -> None:
         layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
                 convolution_param { num_output: 4 kernel_size: 3
                                     weight_filler { type: "xavier" } } }
-        layer { name: "sum" type: "Eltwise" bottom: "conv" bottom: "conv" top: "sum" }
+        layer { name: "sum" type: "Eltwise" bottom: "conv" bottom: "conv" top: "sum" eltwise_param { operation: MAX } }
         layer { name: "lrn" type: "LRN" bottom: "conv" top: "lrn" lrn_param { local_size: 3 bogus: 1 } }
         """)
     found = {(d.layer, d.line, d.column): d.message for d in errors(path)}
     assert "the 'xavier' filler has no exact spec initializer" in found[("conv", 4, 29)]
-    assert "unsupported Caffe layer type 'Eltwise'" in found[("sum", 5, 1)]
+    assert "only an Eltwise SUM of two or more inputs of one shape" in found[("sum", 5, 1)]
     assert "unsupported field 'bogus' in lrn_param" in found[("lrn", 6, 85)]
 
 

@@ -354,7 +354,20 @@ def concat(net: Net, layer: Layer) -> None:
     net.add(layer, keys, [name for name, _ in inputs], tuple(shape))
 
 
+def eltwise(net: Net, layer: Layer) -> None:
+    """Eltwise SUM without coefficients: an add of two or more inputs of one shape (coeff is refused as a field)."""
+    check_fields(net, layer, layer.param, {"operation", "stable_prod_grad"}, "eltwise_param")
+    inputs = [net.blobs[b] for b in layer.bottoms]
+    if scalar(net, layer, layer.param, "operation", "SUM") != "SUM" or len(inputs) < 2 \
+            or len({tuple(s) for _, s in inputs}) != 1:
+        net.problems.add(layer.origin.problem("only an Eltwise SUM of two or more inputs of one shape has a spec "
+                                              "equivalent (add)", "PROD and MAX have no spec layer"))
+        raise _Skip
+    net.add(layer, {"type": "add"}, [name for name, _ in inputs], tuple(inputs[0][1]))
+
+
 CONVERTERS: dict[str, tuple[str, Callable[[Net, Layer], None]]] = {
+    "Eltwise": ("eltwise_param", eltwise),
     "Convolution": ("convolution_param", convolution),
     "Pooling": ("pooling_param", pooling),
     "LRN": ("lrn_param", lrn),

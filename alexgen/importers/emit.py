@@ -12,12 +12,12 @@ from typing import Any, TypeVar
 
 from alexgen import __version__
 from alexgen.diagnostics import Diagnostic, Diagnostics, Level, SpecError
+from alexgen.ops import Op, op_named
 from alexgen.textsafe import printable
 
 HEADER_MARK = "# Imported by alexgen"
 WIDTH = 118
 ACTIVATIONS = ("relu", "softmax", "sigmoid", "tanh", "linear")
-WEIGHTED = ("conv2d", "dense")
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
 _KEY_ORDER = ("type", "name")
@@ -182,16 +182,27 @@ def consumers(items: list[Item]) -> dict[str, int]:
     return counts
 
 
+def op_of(item: Item) -> Op[Any] | None:
+    """The registry's op of a drafted layer."""
+    return op_named(item.keys["type"])
+
+
+def takes_activation(item: Item | None) -> bool:
+    """A weighted layer (conv2d, depthwise_conv2d, dense) whose own activation is still unset."""
+    op = op_of(item) if item is not None else None
+    return (item is not None and op is not None and op.fused_activation
+            and item.keys.get("activation") in (None, "linear"))
+
+
 def fold_activations(items: list[Item]) -> list[Item]:
-    """Fold a foldable activation layer into the conv2d/dense it alone reads, when that layer has none."""
+    """Fold a foldable activation layer into the weighted layer it alone reads, when that layer has none."""
     by_name, counts = {item.name: item for item in items}, consumers(items)
     renamed: dict[str, str] = {}
     kept = []
     for item in items:
         item.keys["inputs"] = [renamed.get(ref, ref) for ref in item.keys["inputs"]]
         source = by_name.get(item.keys["inputs"][0]) if len(item.keys["inputs"]) == 1 else None
-        if (item.keys["type"] == "activation" and item.fold and source is not None
-                and source.keys["type"] in WEIGHTED and source.keys.get("activation") in (None, "linear")
+        if (item.keys["type"] == "activation" and item.fold and source is not None and takes_activation(source)
                 and counts.get(source.name) == 1):
             source.keys["activation"] = item.keys["activation"]
             source.shape = item.shape or source.shape
@@ -224,7 +235,7 @@ def output_order(items: list[Item], output: str) -> list[Item]:
 
 
 def fuse_pads(items: list[Item], sizes: dict[str, tuple[int, int]] | None = None) -> list[Item]:
-    """Fold a zero_padding2d named `<conv>_pad` (how alexgen writes explicit conv padding) into that conv2d, when
+    """Fold a zero_padding2d named `<conv>_pad` (how alexgen writes explicit conv padding) into that conv, when
     the conv reads only it and it feeds only the conv. With `sizes` (input height and width of each pad), pads
     that TensorFlow's `same` would choose become `same`."""
     counts, by_name = consumers(items), {item.name: item for item in items}
@@ -232,7 +243,7 @@ def fuse_pads(items: list[Item], sizes: dict[str, tuple[int, int]] | None = None
     for item in items:
         pad = by_name.get(item.keys["inputs"][0]) if len(item.keys["inputs"]) == 1 else None
         if (pad is None or pad.keys["type"] != "zero_padding2d" or pad.name != f"{item.name}_pad"
-                or item.keys["type"] != "conv2d" or item.keys.get("padding", "valid") != "valid"
+                or not getattr(op_of(item), "explicit_pad", False) or item.keys.get("padding", "valid") != "valid"
                 or counts.get(pad.name) != 1):
             continue
         pads = explicit(pad.keys.get("padding", 1))
@@ -306,7 +317,7 @@ def layer_keys(items: list[Item]) -> list[dict[str, Any]]:
     out, previous = [], "input"
     for item in items:
         keys = dict(item.keys)
-        if keys["inputs"] == [previous] and keys["type"] != "concatenate":
+        if keys["inputs"] == [previous] and not getattr(op_of(item), "multi_input", False):
             del keys["inputs"]
         out.append(keys)
         previous = item.name

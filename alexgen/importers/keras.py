@@ -86,11 +86,11 @@ def initializer(ctx: Context, key: str) -> Any:
                      f"supported: {', '.join([*INITIALIZERS, *TAGGED])}")
 
 
-def regularizer(ctx: Context) -> dict[str, float] | None:
+def regularizer(ctx: Context, kernel: str = "kernel") -> dict[str, float] | None:
     """L1 / L2 / L1L2 on the kernel; other regularizers and constraints are refused."""
-    for key in ("bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint"):
+    for key in ("bias_regularizer", "activity_regularizer", f"{kernel}_constraint", "bias_constraint"):
         ctx.default(key, None)
-    value = ctx.get("kernel_regularizer")
+    value = ctx.get(f"{kernel}_regularizer")
     if value is None:
         return None
     cls, config = value.get("class_name"), value.get("config", {})
@@ -107,17 +107,19 @@ def shortest(value: float) -> float:
     return float(str(single)) if float(single) == value else value
 
 
-def weighted(ctx: Context) -> dict[str, Any]:
-    """Keys shared by Conv2D and Dense, spec defaults left out."""
+def weighted(ctx: Context, kernel: str = "kernel") -> dict[str, Any]:
+    """Keys shared by Conv2D, DepthwiseConv2D (its `depthwise_*` keys are the spec's `kernel_*`) and Dense, spec
+    defaults left out."""
     ctx.default("lora_rank", None)
     ctx.used |= {"lora_alpha", "quantization_config"}
     keys: dict[str, Any] = {"activation": activation(ctx)}
     if not ctx.get("use_bias"):
         keys["use_bias"] = False
-    for key, default in (("kernel_initializer", "glorot_uniform"), ("bias_initializer", "zeros")):
+    for key, spec_key, default in ((f"{kernel}_initializer", "kernel_initializer", "glorot_uniform"),
+                                   ("bias_initializer", "bias_initializer", "zeros")):
         value = initializer(ctx, key)
-        keys[key] = None if value == default else value
-    keys["kernel_regularizer"] = regularizer(ctx)
+        keys[spec_key] = None if value == default else value
+    keys["kernel_regularizer"] = regularizer(ctx, kernel)
     return {k: v for k, v in keys.items() if v is not None}
 
 
@@ -126,22 +128,33 @@ def channels_last(ctx: Context) -> None:
     ctx.default("data_format", "channels_last", None)
 
 
-def conv2d(ctx: Context) -> dict[str, Any]:
-    """Conv2D."""
+def window_keys(ctx: Context, *keys: str) -> dict[str, Any]:
+    """A convolution's kernel_size, the given keys that differ from 1, and `same` padding."""
     channels_last(ctx)
-    keys: dict[str, Any] = {"type": "conv2d", "filters": ctx.get("filters"),
-                            "kernel_size": int_or_pair(ctx.get("kernel_size"))}
-    for key, default in (("strides", 1), ("dilation_rate", 1), ("groups", 1)):
+    found: dict[str, Any] = {"kernel_size": int_or_pair(ctx.get("kernel_size"))}
+    for key in keys:
         value = ctx.get(key)
         value = int_or_pair(value) if isinstance(value, (list, tuple)) else value
-        if value != default:
-            keys[key] = value
+        if value != 1:
+            found[key] = value
     padding = ctx.get("padding")
     if padding not in ("valid", "same"):
         raise ctx.refuse(f"padding={padding!r} has no spec equivalent")
     if padding == "same":
-        keys["padding"] = "same"
-    return keys | weighted(ctx)
+        found["padding"] = "same"
+    return found
+
+
+def conv2d(ctx: Context) -> dict[str, Any]:
+    """Conv2D."""
+    keys = window_keys(ctx, "strides", "dilation_rate", "groups")
+    return {"type": "conv2d", "filters": ctx.get("filters"), **keys} | weighted(ctx)
+
+
+def depthwise_conv2d(ctx: Context) -> dict[str, Any]:
+    """DepthwiseConv2D: depth_multiplier filters per input channel."""
+    keys = window_keys(ctx, "depth_multiplier", "strides", "dilation_rate")
+    return {"type": "depthwise_conv2d", **keys} | weighted(ctx, kernel="depthwise")
 
 
 def dense(ctx: Context) -> dict[str, Any]:
@@ -212,6 +225,37 @@ def flatten(ctx: Context) -> dict[str, Any]:
     return {"type": "flatten"}
 
 
+def leaky_relu(ctx: Context) -> dict[str, Any]:
+    """LeakyReLU with Keras 3's negative_slope (default 0.3, PyTorch's 0.01): always written out."""
+    return {"type": "leaky_relu", "negative_slope": float(ctx.get("negative_slope"))}
+
+
+def elu(ctx: Context) -> dict[str, Any]:
+    """ELU with its alpha (1.0, the spec's default, left out)."""
+    alpha = float(ctx.get("alpha"))
+    return {"type": "elu", **({} if alpha == 1.0 else {"alpha": alpha})}
+
+
+def gelu(ctx: Context) -> dict[str, Any]:
+    """alexgen's generated GELU layer: Keras's approximate=True is the spec's (PyTorch's) `tanh`."""
+    return {"type": "gelu", **({"approximate": "tanh"} if ctx.get("approximate") else {})}
+
+
+# Activation("...") names that are spec layers of their own, with keras.activations' defaults made explicit.
+ACTIVATION_LAYERS: dict[str, dict[str, Any]] = {
+    "gelu": {"type": "gelu"}, "elu": {"type": "elu"}, "leaky_relu": {"type": "leaky_relu", "negative_slope": 0.2}}
+
+
+def activation_layer(ctx: Context) -> dict[str, Any]:
+    """Activation: a spec activation, or a gelu / elu / leaky_relu layer with keras.activations' defaults."""
+    name = ctx.config.get("activation")
+    layer = ACTIVATION_LAYERS.get(name) if isinstance(name, str) else None
+    if layer is not None:
+        ctx.used.add("activation")
+        return dict(layer)
+    return {"type": "activation", "activation": activation(ctx) or "linear"}
+
+
 def lrn(ctx: Context) -> dict[str, Any]:
     """alexgen's generated LocalResponseNormalization: already the spec's convention."""
     return {"type": "lrn", **{k: ctx.get(k) for k in ("size", "alpha", "beta", "bias")}}
@@ -228,7 +272,12 @@ CONVERTERS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "BatchNormalization": batch_norm,
     "Dropout": dropout,
     "Flatten": flatten,
-    "Activation": lambda ctx: {"type": "activation", "activation": activation(ctx) or "linear"},
+    "Activation": activation_layer,
+    "DepthwiseConv2D": depthwise_conv2d,
+    "Add": lambda ctx: {"type": "add"},
+    "LeakyReLU": leaky_relu,
+    "ELU": elu,
+    f"{ALEXGEN}GELU": gelu,
     "Concatenate": lambda ctx: {"type": "concatenate", **({} if ctx.get("axis") == -1 else {"axis": ctx.get("axis")})},
     f"{ALEXGEN}LocalResponseNormalization": lrn,
 }

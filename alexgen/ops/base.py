@@ -70,6 +70,7 @@ class Op(Generic[L]):
     output_activation: Callable[[L], str | None] | None = None  # the activation the layer ends with
     fused_activation: bool = False  # that activation is a separate module / call after the layer's own
     skips_cells: bool = False  # warn when strides jump over input cells
+    explicit_pad: bool = False  # explicit padding numbers are written as a `<name>_pad` zero padding before it
     size_key: str = "type"  # the key that sets the layer's size, where budget problems are located
     describe: Callable[[Node[L]], str] | None = None  # detail text of a diagram box and a diff row
     colour: str = "#ffffff"  # a diagram box's fill
