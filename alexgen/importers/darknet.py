@@ -252,7 +252,7 @@ def draft(path: Path, options: Options, problems: Problems) -> Draft:
     problems.raise_if_errors()
     if net.ignored:
         notes.append(f"Not imported (training only): [net] {', '.join(net.ignored)}.")
-    if any(item.keys["type"] == "flatten" for item in net.items):
+    if any(item.op is not None and item.op.flat == "flatten" for item in net.items):
         notes.append("Darknet flattens maps in C, H, W order, the spec in H, W, C order: the same network, with the "
                      "rows of the first dense layer's weights in another order.")
     stem = Path(file).stem

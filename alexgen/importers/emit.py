@@ -6,18 +6,18 @@ import json
 import keyword
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from alexgen import __version__
 from alexgen.diagnostics import Diagnostic, Diagnostics, Level, SpecError
+from alexgen.ops import Op, op_named
 from alexgen.textsafe import printable
 
 HEADER_MARK = "# Imported by alexgen"
 WIDTH = 118
 ACTIVATIONS = ("relu", "softmax", "sigmoid", "tanh", "linear")
-WEIGHTED = ("conv2d", "dense")
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
 _KEY_ORDER = ("type", "name")
@@ -55,6 +55,11 @@ class Item:
     fold: bool = True  # an activation that may be folded into the weighted layer before it
     owner: str | None = None  # the source layer or module path holding its weights (Keras name, PyTorch path)
     probe: str | None = None  # the source value equal to its output (Keras layer name, fx node name)
+
+    @property
+    def op(self) -> Op[Any] | None:
+        """The op of the layer's type (None for a type no op defines)."""
+        return op_named(self.keys["type"])
 
     @property
     def name(self) -> str:
@@ -182,6 +187,12 @@ def consumers(items: list[Item]) -> dict[str, int]:
     return counts
 
 
+def _has(item: Item, flag: Callable[[Op[Any]], bool]) -> bool:
+    """Whether the op of the item's layer type sets a flag (never for a type no op defines)."""
+    op = item.op
+    return op is not None and flag(op)
+
+
 def fold_activations(items: list[Item]) -> list[Item]:
     """Fold a foldable activation layer into the conv2d/dense it alone reads, when that layer has none."""
     by_name, counts = {item.name: item for item in items}, consumers(items)
@@ -190,8 +201,8 @@ def fold_activations(items: list[Item]) -> list[Item]:
     for item in items:
         item.keys["inputs"] = [renamed.get(ref, ref) for ref in item.keys["inputs"]]
         source = by_name.get(item.keys["inputs"][0]) if len(item.keys["inputs"]) == 1 else None
-        if (item.keys["type"] == "activation" and item.fold and source is not None
-                and source.keys["type"] in WEIGHTED and source.keys.get("activation") in (None, "linear")
+        if (item.fold and source is not None and _has(item, lambda op: op.folds_into_previous)
+                and _has(source, lambda op: op.folds_activation) and source.keys.get("activation") in (None, "linear")
                 and counts.get(source.name) == 1):
             source.keys["activation"] = item.keys["activation"]
             source.shape = item.shape or source.shape
@@ -231,8 +242,8 @@ def fuse_pads(items: list[Item], sizes: dict[str, tuple[int, int]] | None = None
     dropped = set()
     for item in items:
         pad = by_name.get(item.keys["inputs"][0]) if len(item.keys["inputs"]) == 1 else None
-        if (pad is None or pad.keys["type"] != "zero_padding2d" or pad.name != f"{item.name}_pad"
-                or item.keys["type"] != "conv2d" or item.keys.get("padding", "valid") != "valid"
+        if (pad is None or not _has(pad, lambda op: op.explicit_pad) or pad.name != f"{item.name}_pad"
+                or not _has(item, lambda op: op.absorbs_pad) or item.keys.get("padding", "valid") != "valid"
                 or counts.get(pad.name) != 1):
             continue
         pads = explicit(pad.keys.get("padding", 1))
@@ -306,7 +317,7 @@ def layer_keys(items: list[Item]) -> list[dict[str, Any]]:
     out, previous = [], "input"
     for item in items:
         keys = dict(item.keys)
-        if keys["inputs"] == [previous] and keys["type"] != "concatenate":
+        if keys["inputs"] == [previous] and not _has(item, lambda op: op.multi_input):
             del keys["inputs"]
         out.append(keys)
         previous = item.name

@@ -218,7 +218,7 @@ def read_back(graph: Any, again: Imported) -> dict[str, str]:
     graph forward, a flatten or a cat, are named after their fx node), or by name when the layers differ."""
     mine, theirs = graph.nodes, again.graph.nodes
     pairs = ([(a.name, b.name) for a, b in zip(mine, theirs, strict=True)]
-             if len(mine) == len(theirs) and all(a.type == b.type for a, b in zip(mine, theirs, strict=True))
+             if len(mine) == len(theirs) and all(a.op is b.op for a, b in zip(mine, theirs, strict=True))
              else [(n.name, n.name) for n in mine])
     return {name: source.probe for name, found in pairs
             if (source := again.layers.get(found)) is not None and source.probe}

@@ -91,4 +91,5 @@ def describe(node: Node[Conv2D]) -> str:
 
 
 OP = Op("conv2d", Conv2D, analyze, keras, pytorch, output_activation=own_activation, fused_activation=True,
-        skips_cells=True, size_key="filters", describe=describe, colour="#cfe2f3")
+        skips_cells=True, size_key="filters", describe=describe, colour="#cfe2f3", folds_activation=True,
+        absorbs_pad=True)

@@ -49,4 +49,4 @@ def describe(node: Node[Dense]) -> str:
 
 
 OP = Op("dense", Dense, analyze, keras, pytorch, output_activation=own_activation, fused_activation=True,
-        size_key="units", describe=describe, colour="#d9ead3")
+        size_key="units", describe=describe, colour="#d9ead3", folds_activation=True)
