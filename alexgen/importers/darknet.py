@@ -9,19 +9,8 @@ from typing import Any
 
 from alexgen.importers import Options
 from alexgen.importers.cfg import Option, Section, parse
-from alexgen.importers.emit import (
-    Draft,
-    Item,
-    Names,
-    Origin,
-    Problems,
-    conv_padding,
-    dispatch,
-    fold_activations,
-    pool_modes,
-    snake_name,
-    spatial_out,
-)
+from alexgen.importers.draft import Draft, Item, Names, Origin, Problems
+from alexgen.importers.emit import conv_padding, dispatch, fold_activations, pool_modes, snake_name, spatial_out
 
 ACTIVATIONS = {"relu": "relu", "linear": "linear", "logistic": "sigmoid", "tanh": "tanh"}
 TRAINING_KEYS = {"batch", "subdivisions", "momentum", "decay", "learning_rate", "max_batches", "policy", "steps",
