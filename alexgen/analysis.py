@@ -1,8 +1,10 @@
-"""Geometry shared by the ops' analysis rules: windows, padding, receptive fields, budgets (exact ints)."""
+"""Geometry shared by the ops' analysis rules: windows, padding, receptive fields, activation memory (exact ints)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from alexgen.budget import BYTES_PER_ACTIVATION, MIB
 
 Shape = tuple[int, ...]
 Pair = tuple[int, int]
@@ -39,28 +41,6 @@ class Window:
     def symmetric(self) -> bool:
         """True when top == bottom and left == right."""
         return self.pads[0][0] == self.pads[0][1] and self.pads[1][0] == self.pads[1][1]
-
-
-BYTES_PER_ACTIVATION = 4  # fp32
-MIB = 2**20
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Limits a spec must stay within before any framework allocates anything (CLI: --max-params and
-    --max-activation-mb). Activations are counted as the analyzer reports them: the input plus every layer's
-    output, for one example, in fp32."""
-
-    max_params: int = 2_000_000_000
-    max_activation_bytes: int = 16 * 2**30
-
-    @property
-    def max_activation_mib(self) -> int:
-        """The activation budget in MiB, as --max-activation-mb takes it."""
-        return self.max_activation_bytes // MIB
-
-
-DEFAULT_BUDGET = Budget()
 
 
 def mib_text(count: int) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from alexgen import __version__
-from alexgen.analysis import DEFAULT_BUDGET, MIB, Budget
+from alexgen.budget import DEFAULT_BUDGET, MIB, Budget
 from alexgen.diagnostics import Diagnostic, SpecError
 
 if TYPE_CHECKING:

@@ -117,7 +117,7 @@ def _box_text(layer: LayerView) -> tuple[str, str, str]:
     room = TITLE_CHARS - (0 if join else len(layer.type))
     name = layer.name if len(layer.name) <= room else layer.name[: room - 1] + "…"
     numbers = shape_text(layer.shape) + (f"  ·  {layer.params:,} params" if layer.params else "")
-    detail = f"concat ({layer.detail})" if join else layer.detail
+    detail = layer.detail  # a join's own label ("concat (channels)", "add") comes from its op's describe hook
     return name, layer.type, f"{detail}\n{numbers}" if detail else numbers
 
 

@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from alexgen import analysis
-from alexgen.analysis import DEFAULT_BUDGET, Budget, Field, Shape, ShapeError, Slot, Window, mib_text, skipped_cells
+from alexgen.analysis import Field, Shape, ShapeError, Slot, Window, mib_text, skipped_cells
+from alexgen.budget import BYTES_PER_ACTIVATION, DEFAULT_BUDGET, Budget
 from alexgen.diagnostics import Diagnostic, Diagnostics
 from alexgen.loader import SourceMap
 from alexgen.ops import Op, op_named
@@ -259,7 +259,7 @@ def _budget_problem(node: Node[Any], params: int, activations: int, budget: Budg
                                                      "--max-params"),
                                  hint="use fewer filters or units, or raise --max-params", layer=node.name,
                                  index=node.index, key=key == "type")
-    if activations * analysis.BYTES_PER_ACTIVATION > budget.max_activation_bytes:
+    if activations * BYTES_PER_ACTIVATION > budget.max_activation_bytes:
         return source.diagnostic(where, f"activations reach {mib_text(activations)} for one example (fp32), more "
                                  f"than the budget of {budget.max_activation_mib:,} MiB (--max-activation-mb)",
                                  hint="downsample earlier or use fewer channels, or raise --max-activation-mb",
@@ -287,7 +287,7 @@ def _analyse(spec: Spec, names: list[str], inputs: list[list[str]], source: Sour
     known: dict[str, tuple[Shape, Field]] = {INPUT: (tuple(spec.input_shape), Field())}
     nodes: list[Node[Any]] = []
     params, activations = 0, math.prod(spec.input_shape)
-    if activations * analysis.BYTES_PER_ACTIVATION > budget.max_activation_bytes:
+    if activations * BYTES_PER_ACTIVATION > budget.max_activation_bytes:
         problems.add(source.diagnostic(("input_shape",), f"the input alone needs {mib_text(activations)} for one "
                                        f"example (fp32), more than the activation budget of "
                                        f"{budget.max_activation_mib:,} MiB (--max-activation-mb)",

@@ -226,21 +226,37 @@ def _check_depth(text: str, file: str, loader: type) -> None:
             depth -= 1
 
 
+def _locate_deep(text: str, file: str, exc: yaml.YAMLError) -> None:
+    """When libyaml refused the document for its own nesting limit (far beyond MAX_DEPTH), raise the located depth
+    diagnostic from the text before the place it stopped: below its limit there, libyaml passes the level past
+    MAX_DEPTH as an event (the pure-Python scanner would take time quadratic in the depth to get there)."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem != "exceeded maximum nesting depth":
+        return
+    if exc.problem_mark is None:
+        return
+    try:
+        _check_depth(text[:exc.problem_mark.index], file, _FastComposer)
+    except yaml.YAMLError:
+        return  # the cut text fails before that level: the caller reads the whole document again
+    # (the SpecError _check_depth raises is the located diagnostic and propagates)
+
+
 def _compose(text: str, file: str) -> yaml.Node | None:
     """The node tree (aliases still shared, so nothing is expanded yet), or a located syntax error.
 
     libyaml composes when it is installed; when it refuses a document, the pure-Python parser reads it again,
     so the messages (and the documents accepted) are PyYAML's own. Depth is checked on each parser's event stream
     before composing: libyaml's composer recurses in C, PyYAML's in Python. The libyaml in PyYAML 6.0.4's wheels
-    refuses nesting beyond 1000 levels with an unlocated error of its own, which sends the document here.
+    refuses nesting beyond 1000 levels with an error of its own, located where it stopped; the level past MAX_DEPTH
+    opens before that place, so only the text before it is read again, by libyaml (`_locate_deep`).
     """
     text = _untab_json(text)
     if _LIBYAML:
         try:
             _check_depth(text, file, _FastComposer)
             return yaml.compose(text, Loader=_FastComposer)
-        except yaml.YAMLError:
-            pass
+        except yaml.YAMLError as exc:
+            _locate_deep(text, file, exc)
     try:
         _check_depth(text, file, _Yaml12Resolver)  # the pure-Python parser has no depth limit and no recursion
         return yaml.compose(text, Loader=_Yaml12Resolver)

@@ -1,13 +1,13 @@
-"""Present an analysed graph as a rich table, JSON or Markdown."""
+"""Present an analysed graph as a text table, JSON or Markdown."""
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
 import re
-from typing import Any, Literal
+import unicodedata
+from typing import Any
 
 from alexgen.graph import Graph, Node
 from alexgen.textsafe import printable
@@ -121,21 +121,40 @@ def terminal_width() -> int:
     return shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100
 
 
-def _table(graph: Graph, columns: list[str]) -> Any:
-    """A rich table of the given columns, every cell on one line (numbers are never cut)."""
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
+def cell_width(text: str) -> int:
+    """Terminal cells `text` takes: wide (East Asian) characters two, combining marks none."""
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
-    title = Text(printable(f"{graph.name}  ({graph.path})"))  # plain text: a path's [brackets] are not markup
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
-    for column in columns:
-        justify: Literal["right", "left"] = "right" if column in NUMERIC else "left"
-        table.add_column(column, justify=justify, no_wrap=True)
+
+def _widths(table: list[tuple[str, ...]], keep: list[int]) -> list[int]:
+    """Each kept column's width: its widest cell, header included."""
+    return [max(len(COLUMNS[i]), *(len(row[i]) for row in table)) for i in keep]
+
+
+def _centred(title: str, width: int) -> list[str]:
+    """The title centred over `width` cells, wrapped between words (long words cut) when it is wider."""
+    import textwrap
+
+    lines = textwrap.wrap(title, width, break_on_hyphens=False) if cell_width(title) > width else [title]
+    return [" " * max(0, (width - cell_width(line)) // 2) + line for line in lines]
+
+
+def _table(graph: Graph, table: list[tuple[str, ...]], columns: list[str], color: bool) -> list[str]:
+    """The table as lines: a centred title, a bold header, a rule, one line per row; every cell on one line,
+    numbers right-aligned, three spaces between columns (as a rich SIMPLE_HEAD table without edges)."""
     keep = [COLUMNS.index(column) for column in columns]
-    for row in rows(graph):
-        table.add_row(*(Text(row[i]) for i in keep))
-    return table
+    widths = _widths(table, keep)
+    total = sum(widths) + 3 * (len(widths) - 1)
+
+    def line(cells: list[str], bold: bool = False) -> str:
+        parts = [cell.rjust(width) if COLUMNS[i] in NUMERIC else cell.ljust(width)
+                 for cell, i, width in zip(cells, keep, widths, strict=True)]
+        return "   ".join(f"\x1b[1m{part}\x1b[0m" if bold else part for part in parts)
+
+    return [*_centred(printable(f"{graph.name}  ({graph.path})"), total), line(columns, color), "─" * total,
+            *(line([row[i] for i in keep]) for row in table)]
 
 
 def _compact(graph: Graph, width: int) -> list[str]:
@@ -161,20 +180,15 @@ def table_lines(graph: Graph, width: int, color: bool = False) -> list[str]:
     """The table as lines of at most `width` characters (when its layer names allow), without trailing spaces.
 
     Less important columns are left out until the table fits; below the narrowest table, a compact layout."""
-    from rich.console import Console
-
     table = rows(graph)
     columns = [column for i, column in enumerate(COLUMNS) if i < 3 or any(row[i] for row in table)]
-    ruler = Console(width=10_000, file=io.StringIO())
-    while ruler.measure(_table(graph, columns)).maximum > width and any(c in columns for c in DROPPABLE):
+
+    def wide(names: list[str]) -> bool:
+        return sum(_widths(table, [COLUMNS.index(c) for c in names])) + 3 * (len(names) - 1) > width
+
+    while wide(columns) and any(c in columns for c in DROPPABLE):
         columns.remove(next(c for c in DROPPABLE if c in columns))
-    if ruler.measure(_table(graph, columns)).maximum > width:
-        lines = _compact(graph, width)
-    else:
-        console = Console(width=width, file=io.StringIO(), force_terminal=color, no_color=not color, highlight=False)
-        with console.capture() as capture:
-            console.print(_table(graph, columns))
-        lines = capture.get().splitlines()
+    lines = _compact(graph, width) if wide(columns) else _table(graph, table, columns, color)
     totals = summary_lines(graph)
     aligned = 2 + 36 + max(len(value) for _, value in totals) <= width
     lines += [""] + [f"  {label:<36}{value}" if aligned else f"  {label}: {value}" for label, value in totals]

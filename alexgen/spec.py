@@ -158,7 +158,7 @@ class Spec(Strict):
     """A whole network: input, layers in order, and optionally its training set-up."""
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, validate_by_name=True,
-                              validate_by_alias=True)
+                              validate_by_alias=True, defer_build=True)
 
     schema_: str | None = Field(default=None, alias="$schema")
     alexgen: Literal[1] = Field(description="spec format version")

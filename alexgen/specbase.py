@@ -36,7 +36,7 @@ def check_name(value: str) -> str:
 class Strict(BaseModel):
     """Base: unknown keys, wrong types and non-finite numbers are errors."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, defer_build=True)
 
 
 # --- initializers and regularizers -------------------------------------------------------

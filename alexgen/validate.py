@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from alexgen.analysis import DEFAULT_BUDGET, Budget
+from alexgen.budget import DEFAULT_BUDGET, Budget
 from alexgen.compose import Resolved, explain, resolve_file, resolve_text
 from alexgen.diagnostics import Diagnostic, Diagnostics, SpecError
 from alexgen.graph import Graph, Unchecked, build_graph, default_names
@@ -205,7 +205,7 @@ def _text(raw: Any, key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-_LAYER = TypeAdapter(Layer)
+_LAYER: TypeAdapter[LayerBase] = TypeAdapter(Layer, config=ConfigDict(defer_build=True))
 
 
 def _checked(raw: Any) -> LayerBase:

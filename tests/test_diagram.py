@@ -109,6 +109,22 @@ def test_two_tower_edges_are_the_graphs() -> None:
     assert "edge-input-t1_pool1" not in ids
 
 
+def test_each_join_is_labelled_by_its_own_op() -> None:
+    """A concatenate box reads `concat (...)`, an add box `add` (each op's describe hook), never the other's."""
+    from alexgen.diagram import _box_text
+
+    text = (
+        "alexgen: 1\nname: joins\ninput_shape: [8, 8, 4]\nlayers:\n"
+        "  - {type: conv2d, name: a, filters: 4, kernel_size: 3, padding: same, inputs: [input]}\n"
+        "  - {type: add, name: sum, inputs: [a, input]}\n"
+        "  - {type: concatenate, name: cat, inputs: [sum, a]}\n"
+        "  - {type: flatten, name: flat}\n"
+    )
+    layers = {layer.name: layer for layer in from_graph(graph_from_text(text)).layers}
+    assert _box_text(layers["sum"])[2].splitlines()[0] == "add"
+    assert _box_text(layers["cat"])[2].splitlines()[0] == "concat (channels)"
+
+
 def png_size(data: bytes) -> tuple[int, int]:
     """Width and height from a PNG's IHDR chunk."""
     assert data[:8] == PNG_MAGIC

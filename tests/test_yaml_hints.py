@@ -138,6 +138,26 @@ def test_a_libyaml_that_refuses_deep_nesting_itself_still_gives_the_located_mess
     assert (problem.message, problem.line, problem.column) == ("the document nests deeper than 40 levels", 2, 48)
 
 
+@pytest.mark.parametrize("case", list(DEEP), ids=list(DEEP))
+def test_libyaml_locates_deep_nesting_without_the_pure_python_parser(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pure-Python scanner takes time quadratic in the depth; where libyaml refuses a document for its own
+    nesting limit, the located message comes from libyaml reading the text before the place it stopped."""
+    if not loader._LIBYAML:
+        pytest.skip("this PyYAML has no libyaml")
+    real_check = loader._check_depth
+
+    def libyaml_only(text: str, file: str, parser: type) -> None:
+        assert parser is loader._FastComposer, "fell back to the pure-Python parser"
+        real_check(text, file, parser)
+
+    monkeypatch.setattr(loader, "_check_depth", libyaml_only)
+    text, where = DEEP[case]
+    problem = only_problem(text)
+    assert (problem.message, (problem.line, problem.column)) == ("the document nests deeper than 40 levels", where)
+
+
 def test_a_missing_space_that_yaml_accepts_is_named_by_validation() -> None:
     """`{type:flatten}` and `epochs:3` are valid YAML (one word each), so validation names the slip."""
     from alexgen.validate import graph_from_text

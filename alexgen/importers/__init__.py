@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from alexgen.diagnostics import Diagnostic
-from alexgen.importers.emit import Draft, ImportFailed, Origin, Problems, validated
+from alexgen.importers.draft import Draft, ImportFailed, Origin, Problems
+from alexgen.importers.emit import validated
 
 FORMATS = ("keras", "pytorch", "caffe", "darknet")
 SUFFIXES = {".keras": "keras", ".prototxt": "caffe", ".cfg": "darknet"}

@@ -8,12 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from alexgen.importers import Options
+from alexgen.importers.draft import Draft, Item, Names, Origin, Problems
 from alexgen.importers.emit import (
-    Draft,
-    Item,
-    Names,
-    Origin,
-    Problems,
     conv_padding,
     dispatch,
     fold_activations,

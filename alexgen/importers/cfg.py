@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from alexgen.importers.emit import Origin, Problems
+from alexgen.importers.draft import Origin, Problems
 
 
 @dataclass

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alexgen.diagnostics import Diagnostic, SpecError
-from alexgen.importers.emit import HEADER_MARK, Origin
+from alexgen.importers.draft import Origin
+from alexgen.importers.emit import HEADER_MARK
 from alexgen.textsafe import printable
 
 if TYPE_CHECKING:

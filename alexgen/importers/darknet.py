@@ -9,19 +9,8 @@ from typing import Any
 
 from alexgen.importers import Options
 from alexgen.importers.cfg import Option, Section, parse
-from alexgen.importers.emit import (
-    Draft,
-    Item,
-    Names,
-    Origin,
-    Problems,
-    conv_padding,
-    dispatch,
-    fold_activations,
-    pool_modes,
-    snake_name,
-    spatial_out,
-)
+from alexgen.importers.draft import Draft, Item, Names, Origin, Problems
+from alexgen.importers.emit import conv_padding, dispatch, fold_activations, pool_modes, snake_name, spatial_out
 
 ACTIVATIONS = {"relu": "relu", "linear": "linear", "logistic": "sigmoid", "tanh": "tanh"}
 TRAINING_KEYS = {"batch", "subdivisions", "momentum", "decay", "learning_rate", "max_batches", "policy", "steps",
@@ -252,7 +241,7 @@ def draft(path: Path, options: Options, problems: Problems) -> Draft:
     problems.raise_if_errors()
     if net.ignored:
         notes.append(f"Not imported (training only): [net] {', '.join(net.ignored)}.")
-    if any(item.keys["type"] == "flatten" for item in net.items):
+    if any(item.op is not None and item.op.flat == "flatten" for item in net.items):
         notes.append("Darknet flattens maps in C, H, W order, the spec in H, W, C order: the same network, with the "
                      "rows of the first dense layer's weights in another order.")
     stem = Path(file).stem

@@ -6,13 +6,13 @@ import json
 import keyword
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from alexgen import __version__
-from alexgen.diagnostics import Diagnostic, Diagnostics, Level, SpecError
-from alexgen.ops import Op, op_named
+from alexgen.diagnostics import SpecError
+from alexgen.importers.draft import Draft, Item, Origin, Problems
+from alexgen.ops import Op
 from alexgen.textsafe import printable
 
 HEADER_MARK = "# Imported by alexgen"
@@ -24,65 +24,6 @@ _KEY_ORDER = ("type", "name")
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 T = TypeVar("T")
-
-
-class ImportFailed(SpecError):
-    """The source cannot be imported exactly; carries every located diagnostic."""
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a layer comes from: a file position (prototxt, cfg) or a layer/module path (Keras, PyTorch)."""
-
-    file: str
-    line: int = 1
-    column: int = 1
-    layer: str | None = None
-
-    def problem(self, message: str, hint: str | None = None, level: Level = "error") -> Diagnostic:
-        """A diagnostic at this origin, naming the source layer."""
-        return Diagnostic(message, self.file, self.line, self.column, hint=hint, layer=self.layer,
-                          level=level)
-
-
-@dataclass
-class Item:
-    """One spec layer being drafted: its keys (type, name, inputs, ...) and where it came from."""
-
-    keys: dict[str, Any]
-    origin: Origin
-    shape: tuple[int, ...] | None = None  # the source framework's own output shape, channels-last
-    fold: bool = True  # an activation that may be folded into the weighted layer before it
-    owner: str | None = None  # the source layer or module path holding its weights (Keras name, PyTorch path)
-    probe: str | None = None  # the source value equal to its output (Keras layer name, fx node name)
-
-    @property
-    def name(self) -> str:
-        """The layer's spec name."""
-        name: str = self.keys["name"]
-        return name
-
-
-@dataclass
-class Draft:
-    """A spec under construction, with the notes its header will carry."""
-
-    name: str
-    input_shape: tuple[int, int, int]
-    items: list[Item] = field(default_factory=list)
-    training: dict[str, Any] | None = None
-    notes: list[str] = field(default_factory=list)
-    description: str | None = None
-    model: Any = None  # the loaded source model (Keras model, nn.Module), for --weights and --verify
-
-
-class Problems(Diagnostics):
-    """Diagnostics that raise ImportFailed."""
-
-    def raise_if_errors(self) -> None:
-        """Raise ImportFailed when any error has been collected."""
-        if self.errors:
-            raise ImportFailed(self.items)
 
 
 # --- exact convention conversions ------------------------------------------------------------------
@@ -147,29 +88,6 @@ def snake_name(text: str, fallback: str = "imported") -> str:
     return words if not keyword.iskeyword(words) else f"{words}_"
 
 
-class Names:
-    """Unique layer names that are valid spec identifiers, made from source names."""
-
-    def __init__(self) -> None:
-        self.taken: set[str] = {"input"}
-
-    def make(self, source: str, fallback: str = "layer") -> str:
-        """`source` made a valid, unused identifier (`features.0` -> `features_0`)."""
-        name = re.sub(r"[^A-Za-z0-9_]+", "_", source).strip("_")
-        name = re.sub(r"__+", "_", name)
-        if not name or not name[0].isalpha():
-            name = f"{fallback}_{name}".strip("_")
-        if keyword.iskeyword(name) or name in {"match", "case", "type", "_"}:
-            name += "_"
-        name = name[:60]
-        unique, n = name, 1
-        while unique in self.taken:
-            n += 1
-            unique = f"{name}_{n}"
-        self.taken.add(unique)
-        return unique
-
-
 # --- shared passes -----------------------------------------------------------------------------------
 
 
@@ -182,16 +100,10 @@ def consumers(items: list[Item]) -> dict[str, int]:
     return counts
 
 
-def op_of(item: Item) -> Op[Any] | None:
-    """The registry's op of a drafted layer."""
-    return op_named(item.keys["type"])
-
-
-def takes_activation(item: Item | None) -> bool:
-    """A weighted layer (conv2d, depthwise_conv2d, dense) whose own activation is still unset."""
-    op = op_of(item) if item is not None else None
-    return (item is not None and op is not None and op.fused_activation
-            and item.keys.get("activation") in (None, "linear"))
+def _has(item: Item, flag: Callable[[Op[Any]], bool]) -> bool:
+    """Whether the op of the item's layer type sets a flag (never for a type no op defines)."""
+    op = item.op
+    return op is not None and flag(op)
 
 
 def fold_activations(items: list[Item]) -> list[Item]:
@@ -202,7 +114,8 @@ def fold_activations(items: list[Item]) -> list[Item]:
     for item in items:
         item.keys["inputs"] = [renamed.get(ref, ref) for ref in item.keys["inputs"]]
         source = by_name.get(item.keys["inputs"][0]) if len(item.keys["inputs"]) == 1 else None
-        if (item.keys["type"] == "activation" and item.fold and source is not None and takes_activation(source)
+        if (item.fold and source is not None and _has(item, lambda op: op.folds_into_previous)
+                and _has(source, lambda op: op.folds_activation) and source.keys.get("activation") in (None, "linear")
                 and counts.get(source.name) == 1):
             source.keys["activation"] = item.keys["activation"]
             source.shape = item.shape or source.shape
@@ -242,8 +155,8 @@ def fuse_pads(items: list[Item], sizes: dict[str, tuple[int, int]] | None = None
     dropped = set()
     for item in items:
         pad = by_name.get(item.keys["inputs"][0]) if len(item.keys["inputs"]) == 1 else None
-        if (pad is None or pad.keys["type"] != "zero_padding2d" or pad.name != f"{item.name}_pad"
-                or not getattr(op_of(item), "explicit_pad", False) or item.keys.get("padding", "valid") != "valid"
+        if (pad is None or not _has(pad, lambda op: op.explicit_pad) or pad.name != f"{item.name}_pad"
+                or not _has(item, lambda op: op.absorbs_pad) or item.keys.get("padding", "valid") != "valid"
                 or counts.get(pad.name) != 1):
             continue
         pads = explicit(pad.keys.get("padding", 1))
@@ -317,7 +230,7 @@ def layer_keys(items: list[Item]) -> list[dict[str, Any]]:
     out, previous = [], "input"
     for item in items:
         keys = dict(item.keys)
-        if keys["inputs"] == [previous] and not getattr(op_of(item), "multi_input", False):
+        if keys["inputs"] == [previous] and not _has(item, lambda op: op.multi_input):
             del keys["inputs"]
         out.append(keys)
         previous = item.name

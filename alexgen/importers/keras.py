@@ -8,19 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from alexgen.importers import Options, fail
-from alexgen.importers.emit import (
-    ACTIVATIONS,
-    Draft,
-    Item,
-    Names,
-    Origin,
-    Problems,
-    dispatch,
-    fuse_pads,
-    int_or_pair,
-    output_order,
-    snake_name,
-)
+from alexgen.importers.draft import Draft, Item, Names, Origin, Problems
+from alexgen.importers.emit import ACTIVATIONS, dispatch, fuse_pads, int_or_pair, output_order, snake_name
 from alexgen.importers.emit import padding_value as spec_padding
 
 COMMON = {"name", "trainable", "dtype"}  # every layer's config has these; trainable and dtype are checked

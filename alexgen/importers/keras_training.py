@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alexgen.importers.emit import Origin, Problems
+from alexgen.importers.draft import Origin, Problems
 
 OPTIMIZERS = {"SGD": ("sgd", ("momentum", "nesterov")), "Adam": ("adam", ("beta_1", "beta_2", "epsilon")),
               "Adadelta": ("adadelta", ("rho", "epsilon")),

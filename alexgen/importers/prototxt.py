@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
-from alexgen.importers.emit import ImportFailed, Origin
+from alexgen.importers.draft import ImportFailed, Origin
 
 _TOKEN = re.compile(r"""
     (?P<space>[ \t\r\f\v]+) | (?P<newline>\n) | (?P<comment>\#[^\n]*)

@@ -12,12 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alexgen.importers import Options, fail
+from alexgen.importers.draft import Draft, Item, Names, Origin, Problems
 from alexgen.importers.emit import (
-    Draft,
-    Item,
-    Names,
-    Origin,
-    Problems,
     conv_padding,
     dispatch,
     fold_activations,

@@ -36,4 +36,4 @@ def pytorch(node: Node[ActivationLayer]) -> list[Module]:
 OP = Op("activation", ActivationLayer, element_wise, keras, pytorch,
         pytorch_functional=lambda node, xs: ACTIVATION_FUNCTIONS[node.layer.activation].format(xs[0]),
         output_activation=lambda layer: layer.activation, flat="keep",
-        describe=activation_text, colour="#f4f4f4")
+        describe=activation_text, colour="#f4f4f4", folds_into_previous=True)

@@ -38,4 +38,4 @@ def keras(node: Node[Add]) -> list[KerasLayer]:
 
 
 OP = Op("add", Add, analyze, keras, pytorch_functional=lambda node, xs: " + ".join(xs), multi_input=True,
-        flat="keep")
+        flat="keep", describe=lambda node: "add", colour="#fff2cc")

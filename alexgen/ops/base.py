@@ -70,7 +70,12 @@ class Op(Generic[L]):
     output_activation: Callable[[L], str | None] | None = None  # the activation the layer ends with
     fused_activation: bool = False  # that activation is a separate module / call after the layer's own
     skips_cells: bool = False  # warn when strides jump over input cells
-    explicit_pad: bool = False  # explicit padding numbers are written as a `<name>_pad` zero padding before it
+    # importers: an activation layer reading only this layer folds into its `activation` key (conv2d, dense)
+    folds_activation: bool = False
+    folds_into_previous: bool = False  # a standalone activation an importer may fold into the layer before it
+    # importers: a zero_padding2d named `<this layer>_pad`, read only by it, folds into its `padding` key
+    absorbs_pad: bool = False
+    explicit_pad: bool = False  # zero padding that a following absorbs_pad layer can take over
     size_key: str = "type"  # the key that sets the layer's size, where budget problems are located
     describe: Callable[[Node[L]], str] | None = None  # detail text of a diagram box and a diff row
     colour: str = "#ffffff"  # a diagram box's fill

@@ -58,4 +58,4 @@ def torch_dim(node: Node[Concatenate]) -> int:
 OP = Op("concatenate", Concatenate, analyze, keras,
         pytorch_functional=lambda node, xs: f"torch.cat([{', '.join(xs)}], dim={torch_dim(node)})",
         multi_input=True, flat="join",
-        describe=lambda node: "channels" if len(node.shape) == 3 else "features", colour="#fff2cc")
+        describe=lambda node: f"concat ({'channels' if len(node.shape) == 3 else 'features'})", colour="#fff2cc")

@@ -108,5 +108,5 @@ def diagnose(run: Any) -> list[Alternative]:
 
 
 OP = Op("conv2d", Conv2D, analyze, keras, pytorch, output_activation=own_activation, fused_activation=True,
-        skips_cells=True, explicit_pad=True, size_key="filters", diagnose=diagnose,
-        describe=describe, colour="#cfe2f3")
+        skips_cells=True, size_key="filters", diagnose=diagnose, describe=describe, colour="#cfe2f3",
+        folds_activation=True, absorbs_pad=True)

@@ -69,5 +69,4 @@ def diagnose(run: Any) -> list[Alternative]:
 
 
 OP = Op("dense", Dense, analyze, keras, pytorch, output_activation=own_activation, fused_activation=True,
-        size_key="units", diagnose=diagnose,
-        describe=describe, colour="#d9ead3")
+        size_key="units", diagnose=diagnose, describe=describe, colour="#d9ead3", folds_activation=True)

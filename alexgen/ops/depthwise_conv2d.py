@@ -68,4 +68,5 @@ def pytorch(node: Node[DepthwiseConv2D]) -> list[Module]:
 
 
 OP = Op("depthwise_conv2d", DepthwiseConv2D, analyze, keras, pytorch, output_activation=_shared.own_activation,
-        fused_activation=True, skips_cells=True, explicit_pad=True, size_key="depth_multiplier")
+        fused_activation=True, skips_cells=True, absorbs_pad=True, folds_activation=True,
+        size_key="depth_multiplier")

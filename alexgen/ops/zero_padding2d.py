@@ -41,4 +41,4 @@ def pytorch(node: Node[ZeroPadding2D]) -> list[Module]:
 
 
 OP = Op("zero_padding2d", ZeroPadding2D, analyze, keras, pytorch,
-        describe=lambda node: f"pad {pads_text(window_of(node).pads)}", colour="#f4f4f4")
+        describe=lambda node: f"pad {pads_text(window_of(node).pads)}", colour="#f4f4f4", explicit_pad=True)
