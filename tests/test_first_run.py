@@ -183,10 +183,10 @@ def test_check_prints_no_framework_start_up_lines_and_one_worst_error(tiny: Path
         assert noise not in result.stderr, result.stderr
     assert result.stderr == ""
     rows = json.loads(result.stdout)["checks"]  # the summary row quotes the worst layer, in its columns and detail
-    summary = next(r for r in rows if r["check"] == "forward (eval)")
-    layers = [r for r in rows if r["check"].startswith("forward ") and r is not summary]
+    summary = next(r for r in rows if r["check"] == "layers (float64)")
+    layers = [r for r in rows if r["check"].startswith("layer ") and r["check"].endswith("(float64)")]
     assert summary["max_rel"] == max(r["max_rel"] for r in layers)
-    assert f"worst relative error {summary['max_rel']:.2e}" in summary["detail"]
+    assert f"worst {summary['max_rel']:.2e}" in summary["detail"]
 
 
 def test_quiet_defaults_never_override_the_user(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -296,25 +296,13 @@ def test_converted_weights_get_the_usual_permissions(tmp_path: Path, tiny: Path,
 # --- the check table's summary row ----------------------------------------------------------------------------
 
 
-def test_the_forward_summary_quotes_one_worst_error(monkeypatch: pytest.MonkeyPatch, tiny: Path) -> None:
-    check = pytest.importorskip("alexgen.check")
-    from alexgen.validate import load_graph
-
-    layers = [check.Row("forward conv1", True, "", 1e-7, 3e-6), check.Row("forward fc", True, "", 2e-6, 1e-7)]
-    monkeypatch.setattr(check, "compare_layers", lambda *args: layers)
-    pair = type(
-        "Pair",
-        (),
-        {
-            "graph": load_graph(tiny),
-            "load": lambda self, weights: None,
-            "keras_outputs": lambda self, x: {},
-            "torch_outputs": lambda self, x: {},
-        },
-    )()
-    summary = check.check_forward(pair, 2, 0, 1e-5)[0]
-    assert (summary.check, summary.passed, summary.max_abs, summary.max_rel) == ("forward (eval)", True, 1e-7, 3e-6)
-    assert summary.detail == "2 layer outputs compared; worst relative error 3.00e-06 at conv1"
+def test_the_forward_summary_quotes_one_worst_error() -> None:
+    common = pytest.importorskip("alexgen.check.common")
+    layers = [common.Row("layer conv1 (float64)", True, "", 1e-7, 3e-6, 1e-5),
+              common.Row("layer fc (float64)", True, "", 2e-6, 1e-7, 1e-5)]
+    summary = common.layer_rows_summary("layers (float64)", layers)
+    assert (summary.check, summary.passed, summary.max_abs, summary.max_rel) == ("layers (float64)", True, 1e-7, 3e-6)
+    assert summary.detail == "2 layers compared; worst 3.00e-06 at conv1"
 
 
 # --- the analyze table fits the terminal ----------------------------------------------------------------------
