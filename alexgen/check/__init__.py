@@ -10,6 +10,16 @@ from alexgen.check.report import print_rows, rows_json, write_report
 from alexgen.check.run import Options, run_check
 
 __all__ = [
-    "TOLERANCE", "Options", "Pair", "Row", "compare_layers", "errors", "floatx", "print_rows", "random_weights", "rows_json",
-    "run_check", "write_report",
+    "TOLERANCE",
+    "Options",
+    "Pair",
+    "Row",
+    "compare_layers",
+    "errors",
+    "floatx",
+    "print_rows",
+    "random_weights",
+    "rows_json",
+    "run_check",
+    "write_report",
 ]

@@ -152,7 +152,19 @@ def layer_rows_summary(label: str, rows: list[Row]) -> Row:
     if worst is None:
         return Row(label, False, "no layer compared")
     if failing is not None:
-        return Row(label, False, f"first divergence at {failing.check.split()[1]}", failing.max_abs,
-                   failing.max_rel, failing.bound)
-    return Row(label, True, f"{len(rows)} layers compared; worst {worst.max_rel or 0.0:.2e} at "
-               f"{worst.check.split()[1]}", worst.max_abs, worst.max_rel, worst.bound)
+        return Row(
+            label,
+            False,
+            f"first divergence at {failing.check.split()[1]}",
+            failing.max_abs,
+            failing.max_rel,
+            failing.bound,
+        )
+    return Row(
+        label,
+        True,
+        f"{len(rows)} layers compared; worst {worst.max_rel or 0.0:.2e} at {worst.check.split()[1]}",
+        worst.max_abs,
+        worst.max_rel,
+        worst.bound,
+    )
