@@ -271,7 +271,7 @@ FLAT_LAYERS = """
 def test_flatten_then_dense_needs_the_row_permutation() -> None:
     graph = spec_graph("flat_pair", "[4, 4, 3]", FLAT_LAYERS)
     rows = checked(graph)
-    assert {r.check for r in rows} >= {"forward c", "forward d"}
+    assert {r.check for r in rows} >= {f"layer {name} ({dtype})" for name in "cd" for dtype in ("float64", "float32")}
     pair = Pair(graph, "flat_pair.yaml")
     tensors = random_weights(graph, seed=5)
     pair.load(tensors)
@@ -495,6 +495,23 @@ def test_check_floatx_sets_the_dtype_policy() -> None:
     finally:
         keras.config.set_dtype_policy(policy)
     assert layer.kernel.dtype == "float64"
+
+
+def test_check_floatx_keeps_float64_off_tensorflow() -> None:
+    """Keras promotes float64 to float32 in ops like tanh and sqrt off TensorFlow; the float64 reference must not."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")
+    code = ("import numpy as np, keras\nfrom alexgen.check import floatx\nx = np.linspace(-2, 2, 5)\n"
+            "with floatx('float64'):\n    inside = keras.ops.convert_to_numpy(keras.ops.tanh(x))\n"
+            "after = keras.ops.convert_to_numpy(keras.ops.tanh(x))\n"
+            "print(inside.dtype, float(abs(inside - np.tanh(x)).max()), after.dtype)")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_ENABLE_X64": "1"}  # as `alexgen check --keras-backend jax`
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    dtype, error, after = out.split()[-3:]
+    assert dtype == "float64" and float(error) < 1e-15 and after == "float32"  # Keras's own rule again
 
 
 def test_check_handles_a_one_layer_network() -> None:

@@ -123,17 +123,26 @@ def floatx(dtype: str) -> Iterator[None]:
     """Keras's default float type and dtype policy set to `dtype` for the duration.
 
     The policy too: Keras caches the global policy from floatx when a first layer is built and then ignores floatx.
+    And float64 promotion: off TensorFlow, Keras's type promotion maps float64 to float32 (to mimic JAX without x64),
+    so `ops.tanh`, `ops.sqrt`, ... of a float64 tensor (a tanh Dense, a BatchNormalization) came back float32 and a
+    float64 reference on JAX or torch differed by ~1e-7; the mapping is set to float64 for the duration.
     """
     import keras
+    from keras.src.backend.common import dtypes
 
     previous, policy = keras.config.floatx(), keras.config.dtype_policy()
+    promotion = dict(dtypes.BIT64_TO_BIT32_DTYPE)
     keras.config.set_floatx(dtype)
     keras.config.set_dtype_policy(dtype)
+    if dtype == "float64":
+        dtypes.BIT64_TO_BIT32_DTYPE["float64"] = "float64"
     try:
         yield
     finally:
         keras.config.set_floatx(previous)
         keras.config.set_dtype_policy(policy)
+        dtypes.BIT64_TO_BIT32_DTYPE.clear()
+        dtypes.BIT64_TO_BIT32_DTYPE.update(promotion)
 
 
 def layer_rows_summary(label: str, rows: list[Row]) -> Row:
@@ -143,7 +152,19 @@ def layer_rows_summary(label: str, rows: list[Row]) -> Row:
     if worst is None:
         return Row(label, False, "no layer compared")
     if failing is not None:
-        return Row(label, False, f"first divergence at {failing.check.split()[1]}", failing.max_abs,
-                   failing.max_rel, failing.bound)
-    return Row(label, True, f"{len(rows)} layers compared; worst {worst.max_rel or 0.0:.2e} at "
-               f"{worst.check.split()[1]}", worst.max_abs, worst.max_rel, worst.bound)
+        return Row(
+            label,
+            False,
+            f"first divergence at {failing.check.split()[1]}",
+            failing.max_abs,
+            failing.max_rel,
+            failing.bound,
+        )
+    return Row(
+        label,
+        True,
+        f"{len(rows)} layers compared; worst {worst.max_rel or 0.0:.2e} at {worst.check.split()[1]}",
+        worst.max_abs,
+        worst.max_rel,
+        worst.bound,
+    )
