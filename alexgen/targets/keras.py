@@ -18,7 +18,8 @@ TEMPLATE = "keras/module.py.jinja"
 RESERVED = frozenset({"keras", "layers", "ops", "os", "inputs", "model", "build_model", "compile_model",
                       "make_callbacks", "INPUT_SHAPE", "NUM_CLASSES", "BATCH_SIZE", "EPOCHS",
                       "LocalResponseNormalization", "SGDWithCoupledWeightDecay", "annotations", "np", "safe_open",
-                      "save_file", "save_weights", "load_weights", "WEIGHTS_METADATA", "NEUTRAL_SHAPES"})
+                      "save_file", "save_weights", "load_weights", "WEIGHTS_METADATA", "NEUTRAL_SHAPES",
+                      "neutral_shapes"})
 EMITTERS: dict[str, Callable[[Node[Any]], list[KerasLayer]]] = {op.name: op.keras for op in OPS if op.keras}
 
 
@@ -50,7 +51,7 @@ def sequential_blocks(graph: Graph) -> list[Block]:
     return [Block(title, [code for n in nodes for _, code in emit(graph, n)]) for title, nodes in common.blocks(graph)]
 
 
-def functional_blocks(graph: Graph) -> tuple[list[Block], str]:
+def functional_blocks(graph: Graph, arguments: frozenset[str] = frozenset()) -> tuple[list[Block], str]:
     """Blocks of `name = layers.X(...)(inputs)` lines for the functional API, and the output variable."""
     variables = {INPUT: "inputs"}
     lines = []
@@ -58,7 +59,7 @@ def functional_blocks(graph: Graph) -> tuple[list[Block], str]:
         sources = [variables[ref] for ref in node.inputs]
         argument = f"[{', '.join(sources)}]" if node.op.multi_input else sources[0]
         for layer_name, code in emit(graph, node):
-            target = common.python_name(layer_name, RESERVED)
+            target = common.python_name(layer_name, RESERVED | arguments)
             lines.append(f"{target} = {code}({argument})")
             argument = target
         variables[node.name] = argument
@@ -120,7 +121,8 @@ def build_context(graph: Graph, meta: Meta) -> KerasContext:
         raise TargetError([Diagnostic(f"the keras target cannot use the model name '{base.class_name}' (from the "
                                       f"spec name '{graph.name}'): the generated module already defines or imports "
                                       "it", graph.path, hint="rename the spec")])
-    body, output_var = (sequential_blocks(graph), "") if graph.is_chain else functional_blocks(graph)
+    body, output_var = ((sequential_blocks(graph), "") if graph.is_chain
+                         else functional_blocks(graph, frozenset(base.arguments)))
     context = KerasContext(**vars(base))
     context.helpers = common.collect_helpers(graph, lambda op: op.keras_helpers)
     context.model_name = repr(graph.name)
@@ -135,4 +137,4 @@ def build_context(graph: Graph, meta: Meta) -> KerasContext:
     return context
 
 
-KERAS = common.TargetInfo("keras", TEMPLATE, RESERVED, build_context)
+KERAS = common.TargetInfo("keras", TEMPLATE, RESERVED, build_context, frozenset({"blocks"}))
