@@ -19,7 +19,7 @@ RESERVED = frozenset({"keras", "layers", "ops", "os", "inputs", "model", "build_
                       "make_callbacks", "INPUT_SHAPE", "NUM_CLASSES", "BATCH_SIZE", "EPOCHS",
                       "LocalResponseNormalization", "SGDWithCoupledWeightDecay", "annotations", "np", "safe_open",
                       "save_file", "save_weights", "load_weights", "WEIGHTS_METADATA", "NEUTRAL_SHAPES",
-                      "neutral_shapes"})
+                      "neutral_shapes", "make_predict_function", "Callable", "Any", "tf"})
 EMITTERS: dict[str, Callable[[Node[Any]], list[KerasLayer]]] = {op.name: op.keras for op in OPS if op.keras}
 
 

@@ -53,7 +53,7 @@ MODULE_ATTRIBUTES = frozenset("""
 RESERVED = frozenset("""x self torch nn F OrderedDict annotations super INPUT_SHAPE NUM_CLASSES BATCH_SIZE EPOCHS
     BatchNorm1d BatchNorm2d AvgPool2dSame build_model make_optimizer make_scheduler loss_fn predict_proba
     regularization_loss save_weights load_weights np math safe_open save_file KerasAdam KerasRMSprop WEIGHTS_METADATA
-    NEUTRAL_SHAPES NEUTRAL_KEYS neutral_shapes""".split())  # names a variable in forward must not shadow
+    NEUTRAL_SHAPES NEUTRAL_KEYS neutral_shapes predict""".split())  # names a variable in forward must not shadow
 ENTRY_INDENT = 20  # OrderedDict entries in __init__
 EMITTERS: dict[str, Callable[[Node[Any]], list[Module]]] = {op.name: op.pytorch for op in OPS if op.pytorch}
 FUNCTIONAL: dict[str, Callable[[Node[Any], list[str]], str]] = {  # graph forward: layers without a module
