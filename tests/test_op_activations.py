@@ -106,5 +106,5 @@ def test_a_framework_default_fails_the_check_at_that_layer(monkeypatch: pytest.M
 
     monkeypatch.setitem(pytorch.EMITTERS, op, lambda node: [Module(node.name, Code(code))])
     rows = run_check(load_graph(ROOT / "tests" / "specs" / "activations.yaml"), "tests/specs/activations.yaml")
-    summary = next(r for r in rows if r.check == "forward (eval)")
+    summary = next(r for r in rows if r.check == "layers (float64)")
     assert not summary.passed and summary.detail == f"first divergence at {layer}"

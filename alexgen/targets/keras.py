@@ -15,7 +15,7 @@ from alexgen.targets.common import Block, Context, Meta, TargetError
 from alexgen.targets.emit import Code, call
 
 TEMPLATE = "keras/module.py.jinja"
-RESERVED = frozenset({"keras", "layers", "ops", "inputs", "model", "build_model", "compile_model",
+RESERVED = frozenset({"keras", "layers", "ops", "inputs", "model", "weights", "build_model", "compile_model",
                       "make_callbacks", "INPUT_SHAPE", "NUM_CLASSES", "BATCH_SIZE", "EPOCHS",
                       "LocalResponseNormalization", "SGDWithCoupledWeightDecay", "annotations", "np", "safe_open",
                       "save_file", "save_weights", "load_weights", "WEIGHTS_METADATA", "NEUTRAL_SHAPES",
