@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -15,6 +16,15 @@ from alexgen.ops import Op, op_named
 from alexgen.spec import LayerBase, Spec
 
 INPUT = "input"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a graph came from: its resolution (files, parameters, fields written as `${...}`), and a way to
+    build the same spec again with more `--set` overrides."""
+
+    resolved: Any  # alexgen.compose.Resolved (not imported: the IR stays below composition)
+    rebuild: Callable[[Sequence[str]], Graph]
 L = TypeVar("L", bound=LayerBase)
 
 
@@ -68,6 +78,7 @@ class Graph:
     path: str
     sha256: str
     warnings: list[Diagnostic] = field(default_factory=list)
+    origin: Origin | None = None  # how it was resolved (set when built from a spec file or text)
     _index: tuple[int, int, dict[str, Node[Any]], dict[str, list[Node[Any]]]] | None = field(default=None, init=False,
                                                                                    repr=False, compare=False)
 

@@ -154,7 +154,7 @@ def _missing(
 
 def _placed(value: PNode, old: PNode) -> PNode:
     """The new value keeps the key position of the one it replaces (the key is still in the file)."""
-    return PNode(value.value, value.at, old.key_at, value.params)
+    return PNode(value.value, value.at, old.key_at, value.params, value.expression)
 
 
 def _index(

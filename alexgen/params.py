@@ -49,6 +49,7 @@ class Param:
     value: Any
     declared_at: Where
     fields: list[Path_] = field(default_factory=list)
+    expression: str | None = None  # the value in force is `${expression}` (a parameter derived from others)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (for JSON)."""
@@ -246,9 +247,16 @@ class ParamTable:
                 self.defaults.get(name),
                 self.values.get(name),
                 self.first[name].key_at or self.first[name].at,
+                expression=self._expression(name),
             )
             for name in self.first
         ]
+
+
+    def _expression(self, name: str) -> str | None:
+        """The expression a parameter's value in force is written as, if it is one placeholder."""
+        node = self.sets.get(name, self.raw.get(name))
+        return whole_expression(node.value) if node is not None and isinstance(node.value, str) else None
 
 
 class _Cycle(Exception):
@@ -271,6 +279,15 @@ def substitute_value(text: str, lookup: Any) -> Any:
     return "".join(_text(_at(p, lookup)) if isinstance(p, Piece) else p for p in parts)
 
 
+def whole_expression(text: str) -> str | None:
+    """The expression of a string that is exactly one `${...}` placeholder, else None."""
+    try:
+        parts = split(text)
+    except ExprError:
+        return None
+    return parts[0].text.strip() if len(parts) == 1 and isinstance(parts[0], Piece) else None
+
+
 def _at(piece: Piece, lookup: Any) -> Any:
     try:
         return evaluate(piece.text, lookup)
@@ -290,6 +307,7 @@ def substitute_tree(node: PNode, table: ParamTable, problems: list[Diagnostic]) 
         node.value = [substitute_tree(v, table, problems) for v in node.value]
     elif isinstance(node.value, str) and "$" in node.value:
         used: set[str] = set()
+        node.expression = whole_expression(node.value)
         try:
             node.value = substitute_value(node.value, table.lookup(used))
         except ExprError as exc:

@@ -18,6 +18,7 @@ from alexgen.diagnostics import Diagnostic
 from alexgen.files import usual_mode
 from alexgen.graph import Graph
 from alexgen.resources import data_dir
+from alexgen.targets.arguments import context as with_arguments
 from alexgen.targets.common import CONTENT_MARK, HEADER_MARK, UNSEALED, Meta, Target, TargetError, class_name
 from alexgen.targets.keras import KERAS
 from alexgen.targets.pytorch import PYTORCH
@@ -150,9 +151,10 @@ def render_module(graph: Graph, target: str, env: jinja2.Environment, spec_path:
 def render_source(graph: Graph, target: str, env: jinja2.Environment, spec_path: str) -> str:
     """One target's module for a graph as the template prints it (not yet formatted nor sealed)."""
     module = target_module(target)
-    meta = Meta(spec_path, graph.sha256, target)
+    sources = tuple((f.path, f.sha256) for f in graph.origin.resolved.files) if graph.origin else ()
+    meta = Meta(spec_path, graph.sha256, target, sources)
     try:
-        context = module.build_context(graph, meta)
+        context = with_arguments(graph, module.build_context, meta, module.reserved, module.scoped)
         source = env.get_template(module.template).render(ctx=context)
     except TargetError as exc:
         raise RenderError(exc.diagnostics) from None

@@ -21,6 +21,7 @@ class PNode:
     at: Where
     key_at: Where | None = None
     params: frozenset[str] = field(default_factory=frozenset)
+    expression: str | None = None  # the `${...}` text of a value written as one placeholder
 
     @property
     def is_map(self) -> bool:
@@ -67,6 +68,7 @@ class Flattened:
     data: Any
     source: SourceMap
     flows: dict[Path_, frozenset[str]]
+    expressions: dict[Path_, str] = field(default_factory=dict)
 
 
 def flatten(node: PNode, file: str) -> Flattened:
@@ -89,6 +91,8 @@ def flatten(node: PNode, file: str) -> Flattened:
         _record(result.source, path, current)
         if current.params:
             result.flows[path] = current.params
+        if current.expression is not None:
+            result.expressions[path] = current.expression
         if current.is_map:
             return {k: visit(v, (*path, k)) for k, v in current.value.items()}
         if current.is_list:

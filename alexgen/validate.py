@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from alexgen.budget import DEFAULT_BUDGET, Budget
 from alexgen.compose import Resolved, explain, resolve_file, resolve_text
 from alexgen.diagnostics import Diagnostic, Diagnostics, SpecError
-from alexgen.graph import Graph, Unchecked, build_graph, default_names
+from alexgen.graph import Graph, Origin, Unchecked, build_graph, default_names
 from alexgen.loader import LoadedDocument, SourceMap
 from alexgen.spec import LAYER_MODELS, TAGGED_MODELS, Layer, LayerBase, Regularizer, Spec, Training
 from alexgen.yamlhints import colon_slip
@@ -249,18 +249,22 @@ def graph_from_document(document: LoadedDocument, budget: Budget = DEFAULT_BUDGE
 def load_graph(path: str | Path, display: str | None = None, budget: Budget = DEFAULT_BUDGET,
                sets: Sequence[str] = ()) -> Graph:
     """Read a spec file, resolve it (bases, parameters, --set) and return its analysed graph, or raise SpecError."""
-    return _graph_from_resolved(resolve_file(path, display, sets), budget)
+    return _graph_from_resolved(resolve_file(path, display, sets), budget,
+                                lambda more: load_graph(path, display, budget, [*sets, *more]))
 
 
 def graph_from_text(text: str, file: str = "<spec>", budget: Budget = DEFAULT_BUDGET,
                     sets: Sequence[str] = ()) -> Graph:
     """Like load_graph, from text (tests and tools)."""
-    return _graph_from_resolved(resolve_text(text, file, sets), budget)
+    return _graph_from_resolved(resolve_text(text, file, sets), budget,
+                                lambda more: graph_from_text(text, file, budget, [*sets, *more]))
 
 
-def _graph_from_resolved(resolved: Resolved, budget: Budget) -> Graph:
+def _graph_from_resolved(resolved: Resolved, budget: Budget, rebuild: Callable[[Sequence[str]], Graph]) -> Graph:
     """Validate a resolved spec; a problem with a value that came from parameters names them."""
     try:
-        return graph_from_document(resolved.document(), budget)
+        graph = graph_from_document(resolved.document(), budget)
     except SpecError as exc:
         raise SpecError(explain(exc.diagnostics, resolved)) from None
+    graph.origin = Origin(resolved, rebuild)
+    return graph

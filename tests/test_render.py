@@ -18,8 +18,8 @@ from alexgen.validate import load_graph
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = spec_files(ROOT / "spec")
-STDLIB = {"__future__", "collections", "math"}
-ALLOWED_IMPORTS = {"keras": {"keras", "numpy", "safetensors", *STDLIB},
+STDLIB = {"__future__", "collections", "math", "typing"}
+ALLOWED_IMPORTS = {"keras": {"keras", "numpy", "safetensors", "tensorflow", *STDLIB},  # tf: make_predict_function
                    "pytorch": {"torch", "numpy", "safetensors", *STDLIB}}  # never alexgen
 
 

@@ -15,10 +15,11 @@ from alexgen.targets.common import Block, Context, Meta, TargetError
 from alexgen.targets.emit import Code, call
 
 TEMPLATE = "keras/module.py.jinja"
-RESERVED = frozenset({"keras", "layers", "ops", "inputs", "model", "build_model", "compile_model",
+RESERVED = frozenset({"keras", "layers", "ops", "inputs", "model", "weights", "build_model", "compile_model",
                       "make_callbacks", "INPUT_SHAPE", "NUM_CLASSES", "BATCH_SIZE", "EPOCHS",
                       "LocalResponseNormalization", "SGDWithCoupledWeightDecay", "annotations", "np", "safe_open",
-                      "save_file", "save_weights", "load_weights", "WEIGHTS_METADATA", "NEUTRAL_SHAPES"})
+                      "save_file", "save_weights", "load_weights", "WEIGHTS_METADATA", "NEUTRAL_SHAPES",
+                      "neutral_shapes", "make_predict_function", "Callable", "Any", "tf"})
 EMITTERS: dict[str, Callable[[Node[Any]], list[KerasLayer]]] = {op.name: op.keras for op in OPS if op.keras}
 
 
@@ -121,7 +122,7 @@ def build_context(graph: Graph, meta: Meta) -> KerasContext:
                                       f"spec name '{graph.name}'): the generated module already defines or imports "
                                       "it", graph.path, hint="rename the spec")])
     helpers = common.collect_helpers(graph, lambda op: op.keras_helpers)
-    reserved = RESERVED | {helper.name for helper in helpers}
+    reserved = RESERVED | {helper.name for helper in helpers} | set(base.arguments)
     body, output_var = (sequential_blocks(graph), "") if graph.is_chain else functional_blocks(graph, reserved)
     context = KerasContext(**vars(base))
     context.helpers = helpers
@@ -137,4 +138,4 @@ def build_context(graph: Graph, meta: Meta) -> KerasContext:
     return context
 
 
-KERAS = common.TargetInfo("keras", TEMPLATE, RESERVED, build_context)
+KERAS = common.TargetInfo("keras", TEMPLATE, RESERVED, build_context, frozenset({"blocks"}))

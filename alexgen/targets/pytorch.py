@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from alexgen import spec as s
+from alexgen.analysis import Shape
 from alexgen.diagnostics import Diagnostic
 from alexgen.graph import INPUT, Graph, Node
 from alexgen.ops import OPS, Module
@@ -54,7 +55,8 @@ MODULE_ATTRIBUTES = frozenset("""
 RESERVED = frozenset("""x self torch nn F OrderedDict annotations super INPUT_SHAPE NUM_CLASSES BATCH_SIZE EPOCHS
     BatchNorm1d BatchNorm2d AvgPool2dSame build_model make_optimizer make_scheduler loss_fn predict_proba
     regularization_loss save_weights load_weights np math safe_open save_file KerasAdam KerasRMSprop KerasSGD
-    WEIGHTS_METADATA NEUTRAL_SHAPES NEUTRAL_KEYS""".split())  # names a variable in forward must not shadow
+    WEIGHTS_METADATA NEUTRAL_SHAPES NEUTRAL_KEYS neutral_shapes predict
+    """.split())  # names a variable in forward must not shadow
 ENTRY_INDENT = 20  # OrderedDict entries in __init__
 EMITTERS: dict[str, Callable[[Node[Any]], list[Module]]] = {op.name: op.pytorch for op in OPS if op.pytorch}
 FUNCTIONAL: dict[str, Callable[[Node[Any], list[str]], str]] = {  # graph forward: layers without a module
@@ -80,7 +82,8 @@ class TorchContext(Context):
     loss_name: str = ""
     predict_line: str = ""
     regularization_terms: list[str] = field(default_factory=list)
-    neutral_keys: list[tuple[str, str]] = field(default_factory=list)
+    neutral_keys: list[tuple[str, str]] = field(default_factory=list)  # key, then state_dict key, axes, blocks
+    neutral_key_shapes: list[str] = field(default_factory=list)  # the default neutral shapes, row by row
 
 
 @dataclass
@@ -253,8 +256,10 @@ def build_context(graph: Graph, meta: Meta) -> TorchContext:
     except LayoutError as exc:
         raise TargetError([unsupported(graph, graph.node(exc.layer), "pytorch", str(exc),
                                        "combine the maps before flattening, or flatten only once")]) from None
-    context.neutral_keys = [(repr(key), repr(value)) for key, value in table]
+    # the shape column is the defaults' (plain numbers); the module checks a built model's shapes itself
+    context.neutral_keys = [(repr(key), ", ".join(repr(item) for item in rest)) for key, (_, *rest) in table]
+    context.neutral_key_shapes = [repr(tuple(int(size) for size in cast(Shape, value[0]))) for _, value in table]
     return context
 
 
-PYTORCH = TargetInfo("pytorch", TEMPLATE, RESERVED, build_context)
+PYTORCH = TargetInfo("pytorch", TEMPLATE, RESERVED, build_context, frozenset({"features", "classifier", "attributes"}))
