@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any
 
-from alexgen.analysis import Budget
+from alexgen.budget import Budget
 from alexgen.diagnostics import Diagnostics, SpecError
 from alexgen.expr import ExprError, tokenize
 from alexgen.graph import Graph, build_graph
