@@ -70,11 +70,11 @@ def test_keras_refusals_name_the_layer() -> None:
     from keras import layers as kl
 
     model = keras.Sequential([keras.Input((8, 8, 3)), kl.Conv2D(4, 3, activation="elu", name="conv_elu"),
-                              kl.LeakyReLU(name="leaky"), kl.Flatten(), kl.Dense(2, name="out")])
+                              kl.PReLU(name="prelu"), kl.Flatten(), kl.Dense(2, name="out")])
     model.compile(optimizer=keras.optimizers.SGD(weight_decay=1e-4), loss="categorical_crossentropy")
     found = {(d.layer, d.message) for d in refused(model)}
     assert ("conv_elu", "the activation 'elu' has no spec equivalent") in found
-    assert ("leaky", "unsupported Keras layer class 'LeakyReLU'") in found
+    assert ("prelu", "unsupported Keras layer class 'PReLU'") in found
     assert ("compile()", "optimizer weight_decay=0.0001 has no spec equivalent") in found
     assert any(layer == "compile()" and "from_logits=False" in message for layer, message in found)
 
@@ -147,12 +147,12 @@ def test_pytorch_conventions_are_converted_or_refused() -> None:
     assert (bn.epsilon, bn.momentum) == (1e-3, 0.8)
     assert any("unbiased" in w.message and w.level == "warning" for w in imported.warnings)
 
-    bad = nn.Sequential(nn.Conv2d(3, 4, 3, padding_mode="reflect"), nn.LocalResponseNorm(4), nn.LeakyReLU(),
+    bad = nn.Sequential(nn.Conv2d(3, 4, 3, padding_mode="reflect"), nn.LocalResponseNorm(4), nn.PReLU(),
                         nn.MaxPool2d(2, padding=1), nn.Flatten(), nn.Linear(64, 2))
     found = {(d.layer, d.message.split(" has")[0].split(" (")[0]) for d in refused(bad, input_shape=(9, 9, 3))}
     assert ("0", "padding_mode='reflect'") in found
     assert ("1", "an even LRN window") in found
-    assert ("2", "unsupported PyTorch module 'LeakyReLU'") in found
+    assert ("2", "unsupported PyTorch module 'PReLU'") in found
     assert any(layer == "3" and "neither 'valid' nor 'same'" in message for layer, message in
                {(d.layer, d.message) for d in refused(bad, input_shape=(9, 9, 3))})
 
