@@ -236,7 +236,7 @@ def _reason(graph: Graph, build: Build, meta: Meta, param: Param, plain: Context
     """Why a parameter cannot be an argument, or None when it can."""
     if param.expression is not None:
         return f"derived from other parameters (${{{param.expression}}}), computed where it is used"
-    if param.type not in ANNOTATIONS:
+    if ANNOTATIONS.get(param.type) is None:  # a parameter's value type (int, float, bool, str), not a layer type
         return f"only integer and number parameters become arguments, not a {param.type}"
     if param.name in reserved or keyword.iskeyword(param.name):
         return "its name is already used in the generated module"
