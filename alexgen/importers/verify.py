@@ -7,9 +7,7 @@ what is being proved; `alexgen check` proves the two targets equal each other.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -87,21 +85,6 @@ def spec_inputs(graph: Any, batch: int, seed: int) -> Array:
 # --- Keras -------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def keras_floatx(dtype: str) -> Iterator[None]:
-    """Keras's float type and global dtype policy set to `dtype` while models are built."""
-    import keras
-
-    previous, policy = keras.config.floatx(), keras.config.dtype_policy()
-    keras.config.set_floatx(dtype)
-    keras.config.set_dtype_policy(dtype)
-    try:
-        yield
-    finally:
-        keras.config.set_floatx(previous)
-        keras.config.set_dtype_policy(policy)
-
-
 def retyped(config: Any, dtype: str) -> Any:
     """A Keras config with every float32 dtype (plain or a DTypePolicy) replaced by `dtype`."""
     if isinstance(config, dict):
@@ -153,9 +136,10 @@ def original_keras(imported: Imported, x: Array) -> tuple[dict[str, Array], Arra
 def generated_keras(imported: Imported, tensors: dict[str, Array], display: str, x: Array) -> dict[str, Array]:
     """Every spec layer's output in the generated Keras model, float64, with the imported weights."""
     from alexgen import weights as w
+    from alexgen.check.common import floatx  # the check's own: float64 stays float64 on every backend
     from alexgen.frameworks import generated_module
 
-    with keras_floatx("float64"):
+    with floatx("float64"):
         model = generated_module(imported.graph, display, "keras").build_model()
     w.neutral_to_keras(imported.graph, model, tensors)
     names = [node.name for node in imported.graph.nodes]
