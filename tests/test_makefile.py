@@ -24,7 +24,10 @@ def checkout(tmp_path: Path) -> Path:
 
 def dry_run(folder: Path, *args: str, **env: str) -> list[str]:
     """The commands `make -n ARGS` would run, with VIRTUAL_ENV and the Makefile's variables as given."""
-    clean = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "TORCH", "TORCH_INDEX_URL", "VENV"}}
+    # Under `make test VENV=...` (as CI runs it) the outer make passes its command-line variables down through
+    # MAKEFLAGS; the dry run must see only the variables given here.
+    inherited = {"VIRTUAL_ENV", "TORCH", "TORCH_INDEX_URL", "VENV", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"}
+    clean = {k: v for k, v in os.environ.items() if k not in inherited}
     result = subprocess.run(
         ["make", "-n", *args], cwd=folder, env={**clean, **env}, capture_output=True, text=True, check=True
     )
