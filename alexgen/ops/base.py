@@ -66,6 +66,7 @@ class Op(Generic[L]):
     flat: Flat = "new"  # how a 1-D output's element order relates to its inputs' (see weights.flat_segments)
     pooling: bool = False  # ends a commented block of a chain
     trails_block: bool = False  # stays in the block before it when that block just ended (a dropout after a pool)
+    held_apart: bool = False  # last before a chain's flatten: its own attribute, as torchvision's `avgpool` is
     may_alias_input: bool = False  # PyTorch may return the input tensor itself (in-place after it is unsafe)
     output_activation: Callable[[L], str | None] | None = None  # the activation the layer ends with
     fused_activation: bool = False  # that activation is a separate module / call after the layer's own
