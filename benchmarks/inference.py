@@ -10,6 +10,7 @@ Run: python -m benchmarks.inference [--quick | --tiny] [--framework torch|keras|
 from __future__ import annotations
 
 import argparse
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -40,7 +41,15 @@ def torch_rows(net: Net, batches: list[int], args: argparse.Namespace) -> list[R
 
     torch.manual_seed(0)
     module = generated(net, "pytorch")
+    fast = module.build_model()
     models: list[tuple[str, str, Any, Callable[[], Any], bool]] = [
+        (
+            "torch_generated_predict",
+            "generated `predict(model, x)` (channels_last, inference_mode)",
+            lambda x: module.predict(fast, x),
+            contextlib.nullcontext,
+            False,
+        ),
         (
             "torch_generated",
             "generated, as generated (eval, no_grad)",
