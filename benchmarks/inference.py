@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,17 @@ def repeats(batch: int, args: argparse.Namespace) -> tuple[int, int]:
     return repetitions(args, full=(2, 7), quick=(1, 3))
 
 
+def compiled_model(module: Any, net: Net, batch: int) -> tuple[Any, float]:
+    """The generated model through torch.compile, and the seconds its first call (the compilation) took."""
+    import torch
+
+    model = module.build_model(compile=True).eval()
+    start = time.perf_counter()
+    with torch.inference_mode():
+        model(torch.randn(batch, 3, net.size, net.size))
+    return model, time.perf_counter() - start
+
+
 def torch_rows(net: Net, batches: list[int], args: argparse.Namespace) -> list[Row]:
     """Generated model as generated (eval, no_grad) and the hand-written one in NCHW and channels_last."""
     import torch
@@ -42,12 +54,20 @@ def torch_rows(net: Net, batches: list[int], args: argparse.Namespace) -> list[R
     torch.manual_seed(0)
     module = generated(net, "pytorch")
     fast = module.build_model()
+    compiled, compile_seconds = compiled_model(module, net, batches[0])
     models: list[tuple[str, str, Any, Callable[[], Any], bool]] = [
         (
             "torch_generated_predict",
             "generated `predict(model, x)` (channels_last, inference_mode)",
             lambda x: module.predict(fast, x),
             contextlib.nullcontext,
+            False,
+        ),
+        (
+            "torch_generated_compiled",
+            f"generated `build_model(compile=True)`, inference_mode (first call compiles: {compile_seconds:.0f} s)",
+            compiled,
+            torch.inference_mode,
             False,
         ),
         (
@@ -96,6 +116,8 @@ def keras_rows(net: Net, batches: list[int], args: argparse.Namespace) -> list[R
     module = generated(net, "keras")
     model, reference = module.build_model(), keras_reference(net)
     calls: list[tuple[str, str, Callable[[Any], Any], bool]] = [
+        ("keras_generated_predict", "generated `make_predict_function(model)` (tf.function)",
+         module.make_predict_function(model), False),
         ("keras_generated", "generated, `model(x)` eager", lambda x: model(x, training=False), False),
         (
             "keras_generated_tf_function",

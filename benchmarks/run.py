@@ -84,8 +84,8 @@ def goals(m: dict[str, float]) -> str:
     for key, text, target in (
         ("torch_generated_predict_b32_peak", "PyTorch generated `predict`, batch 32, at least 80% of peak", 0.8),
         (
-            "keras_generated_b32_peak",
-            "Keras generated inference path, batch 32, at least 90% of peak (today the generated path is `model(x)`)",
+            "keras_generated_predict_b32_peak",
+            "Keras generated `make_predict_function`, batch 32, at least 90% of peak",
             0.9,
         ),
     ):
