@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +99,8 @@ class Ticket:
 
 def ticket(path: Path, display: str, sets: tuple[str, ...], budget: Budget) -> Ticket:
     """The entry for a spec: a sha256 of everything the result depends on but the bases (checked on each hit)."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError("not a regular file")  # a pipe (/dev/stdin) can be read only once, by the loader
     own = _sha256(path)
     parts = [
         f"format {FORMAT}",
@@ -119,7 +122,7 @@ def lookup(path: Path, display: str, sets: tuple[str, ...], budget: Budget) -> t
     try:
         found = ticket(path, display, sets, budget)
     except (OSError, ValueError):
-        return None, None  # the spec itself is unreadable: the loader reports it
+        return None, None  # not a readable regular file: the loader reads or reports it
     try:
         entry = json.loads((folder / f"{found.key}.json").read_text(encoding="utf-8"))
         return found, _hit(entry, found.key)

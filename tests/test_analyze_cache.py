@@ -256,3 +256,17 @@ def test_a_cached_analyze_builds_no_spec_models(cache: Path) -> None:
     assert again.returncode == 0, again.stderr
     assert again.stdout == first.stdout
     assert again.stderr.strip().splitlines()[-1] == "[]", again.stderr
+
+
+def test_a_spec_read_from_a_pipe_is_read_once_and_not_cached(cache: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "alexgen", "analyze", "/dev/stdin", "--format", "json"],
+        input=WARNS,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["output_shape"] == [64]
+    assert entries(cache) == []
