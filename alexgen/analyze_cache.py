@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from alexgen.graph import Graph
 
 FORMAT = 1  # bump when an entry's layout changes
+MAX_ENTRIES = 500  # the least recently used beyond this are deleted when an entry is written (~4 KiB each)
 ENV_OFF = "ALEXGEN_NO_CACHE"
 PACKAGE = Path(__file__).resolve().parent
 LIBRARIES = ("pydantic", "pydantic_core", "yaml")  # their installed files take part in the key
@@ -124,8 +125,12 @@ def lookup(path: Path, display: str, sets: tuple[str, ...], budget: Budget) -> t
     except (OSError, ValueError):
         return None, None  # not a readable regular file: the loader reads or reports it
     try:
-        entry = json.loads((folder / f"{found.key}.json").read_text(encoding="utf-8"))
-        return found, _hit(entry, found.key)
+        file = folder / f"{found.key}.json"
+        hit = _hit(json.loads(file.read_text(encoding="utf-8")), found.key)
+        if hit is not None:
+            with contextlib.suppress(OSError):
+                os.utime(file)  # recently used: kept when the cache is pruned
+        return found, hit
     except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return found, None
 
@@ -175,3 +180,15 @@ def store(found: Ticket | None, graph: Graph) -> None:
     except OSError:
         with contextlib.suppress(OSError):
             temporary.unlink(missing_ok=True)
+        return
+    with contextlib.suppress(OSError):
+        prune(folder)
+
+
+def prune(folder: Path, keep: int | None = None) -> None:
+    """Delete all but the `keep` (default MAX_ENTRIES) most recently used entries."""
+    with os.scandir(folder) as found:
+        entries = [(entry.stat().st_mtime_ns, entry.path) for entry in found if entry.name.endswith(".json")]
+    for _, path in sorted(entries, reverse=True)[MAX_ENTRIES if keep is None else keep :]:
+        with contextlib.suppress(OSError):
+            os.unlink(path)

@@ -4,6 +4,7 @@ misses it (the spec, a base it extends, --set, the budget, alexgen's code); a br
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -270,3 +271,24 @@ def test_a_spec_read_from_a_pipe_is_read_once_and_not_cached(cache: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["output_shape"] == [64]
     assert entries(cache) == []
+
+
+def test_the_cache_keeps_the_most_recently_used_entries(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(analyze_cache, "MAX_ENTRIES", 2)
+    paths = []
+    for number in range(3):
+        path = tmp_path / f"net{number}.yaml"
+        path.write_text(WARNS.replace("filters: 2", f"filters: {number + 2}"))
+        paths.append(path)
+    analyze(str(paths[0]))
+    analyze(str(paths[1]))
+    (first,) = [e for e in entries(cache) if json.loads(e.read_text())["facts"]["path"] == str(paths[0])]
+    old = first.stat().st_mtime_ns - 10**9
+    for entry in entries(cache):
+        os.utime(entry, ns=(old, old))
+    analyze(str(paths[0]))  # a hit: net0's entry is now the most recently used
+    analyze(str(paths[2]))  # a third entry: the least recently used (net1's) goes
+    kept = {json.loads(e.read_text())["facts"]["path"] for e in entries(cache)}
+    assert kept == {str(paths[0]), str(paths[2])}
