@@ -284,10 +284,10 @@ def test_the_cache_keeps_the_most_recently_used_entries(
         paths.append(path)
     analyze(str(paths[0]))
     analyze(str(paths[1]))
-    (first,) = [e for e in entries(cache) if json.loads(e.read_text())["facts"]["path"] == str(paths[0])]
-    old = first.stat().st_mtime_ns - 10**9
-    for entry in entries(cache):
-        os.utime(entry, ns=(old, old))
+    old = min(e.stat().st_mtime_ns for e in entries(cache)) - 10**10
+    for entry in entries(cache):  # net0's entry the older of the two, by seconds
+        age = old if json.loads(entry.read_text())["facts"]["path"] == str(paths[0]) else old + 10**9
+        os.utime(entry, ns=(age, age))
     analyze(str(paths[0]))  # a hit: net0's entry is now the most recently used
     analyze(str(paths[2]))  # a third entry: the least recently used (net1's) goes
     kept = {json.loads(e.read_text())["facts"]["path"] for e in entries(cache)}
