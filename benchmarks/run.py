@@ -57,11 +57,20 @@ def goals(m: dict[str, float]) -> str:
     if "analyze_ratio" in m:
         rows.append(
             goal(
-                "`analyze` cold start at least 15x faster than the framework way",
+                "`analyze` cold start at least 15x faster than the framework way (repeat run, cached)",
                 f"{m['analyze_ratio']:.1f}x ({m['analyze_ms']:.0f} vs {m['framework_way_ms']:,.0f} ms)",
                 m["analyze_ratio"] >= 15,
             )
         )
+    if "analyze_first_ratio" in m:
+        rows.append(
+            goal(
+                "`analyze` cold start at least 15x faster than the framework way (first run, empty cache)",
+                f"{m['analyze_first_ratio']:.1f}x ({m['analyze_first_ms']:.0f} vs {m['framework_way_ms']:,.0f} ms)",
+                m["analyze_first_ratio"] >= 15,
+            )
+        )
+    if "render_ms" in m:
         rows.append(
             goal(
                 "`render` of every spec, both targets, formatted, under 1 s wall",

@@ -43,6 +43,14 @@ def position(text: str, needle: str, occurrence: int = 1) -> tuple[int, int]:
     return line, start - (text.rfind("\n", 0, start) + 1) + 1
 
 
+@pytest.fixture(autouse=True)
+def _private_analyze_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`alexgen analyze` caches results under $XDG_CACHE_HOME: the tests' go to this session's temporary folder,
+    never to the user's cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+    monkeypatch.delenv("ALEXGEN_NO_CACHE", raising=False)
+
+
 @pytest.fixture
 def analyze_text() -> Callable[[str], Graph]:
     """Validate and analyse spec text, failing the test with the diagnostics when it is invalid."""

@@ -242,10 +242,10 @@ def _reason(graph: Graph, build: Build, meta: Meta, param: Param, plain: Context
     if leak is not None:
         return f"it is used outside the network definition, in {leak}"
     if first_difference(own, plain, code_fields) is None:
-        other = _changed(graph, build, meta, param)
+        other = _changed(graph, build, meta, param, own)
         return "it does not change the generated network" if other is None or other[1] is None else (
             f"changing it changes the {other[1]}, which the module does not compute from an argument")
-    other = _changed(graph, build, meta, param)
+    other = _changed(graph, build, meta, param, own)
     if other is None:
         return "no other value of it gives a valid network to compare with"
     if other[1] is not None:
@@ -253,10 +253,10 @@ def _reason(graph: Graph, build: Build, meta: Meta, param: Param, plain: Context
     return None
 
 
-def _changed(graph: Graph, build: Build, meta: Meta, param: Param) -> tuple[Any, str | None] | None:
-    """(another value, the first code line it changes or None), or None when no other value is valid."""
+def _changed(graph: Graph, build: Build, meta: Meta, param: Param, own: Context) -> tuple[Any, str | None] | None:
+    """(another value, the first code line it changes from `own` (the context with `param` as an argument), or
+    None), or None when no other value is valid."""
     assert graph.origin is not None
-    own = build(symbolic(graph, {param.name}), meta)
     code_fields = [f.name for f in fields(own) if f.name not in DEFAULTS_ONLY]
     for value in candidates(param.value):
         try:
