@@ -54,20 +54,12 @@ def torch_rows(net: Net, batches: list[int], args: argparse.Namespace) -> list[R
     torch.manual_seed(0)
     module = generated(net, "pytorch")
     fast = module.build_model()
-    compiled, compile_seconds = compiled_model(module, net, batches[0])
     models: list[tuple[str, str, Any, Callable[[], Any], bool]] = [
         (
             "torch_generated_predict",
             "generated `predict(model, x)` (channels_last, inference_mode)",
             lambda x: module.predict(fast, x),
             contextlib.nullcontext,
-            False,
-        ),
-        (
-            "torch_generated_compiled",
-            f"generated `build_model(compile=True)`, inference_mode (first call compiles: {compile_seconds:.0f} s)",
-            compiled,
-            torch.inference_mode,
             False,
         ),
         (
@@ -92,6 +84,10 @@ def torch_rows(net: Net, batches: list[int], args: argparse.Namespace) -> list[R
             False,
         ),
     ]
+    if not args.tiny:  # torch.compile's first call takes tens of seconds even for the tiny network
+        compiled, seconds = compiled_model(module, net, batches[0])
+        label = f"generated `build_model(compile=True)`, inference_mode (first call compiles: {seconds:.0f} s)"
+        models.insert(1, ("torch_generated_compiled", label, compiled, torch.inference_mode, False))
     rows = []
     for batch in batches:
         x = torch.randn(batch, 3, net.size, net.size)
