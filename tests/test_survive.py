@@ -30,8 +30,9 @@ LRN = ROOT / "tests" / "specs" / "lrn.yaml"
 
 def render(specs: list[Path], out: Path) -> Path:
     """Render specs into `out` (both targets), as `alexgen render` writes them."""
-    graphs = [(load_graph(path, path.relative_to(ROOT).as_posix()), path.relative_to(ROOT).as_posix())
-              for path in specs]
+    graphs = [
+        (load_graph(path, path.relative_to(ROOT).as_posix()), path.relative_to(ROOT).as_posix()) for path in specs
+    ]
     write_outputs(render_outputs(graphs, ["keras", "pytorch"]), out)
     return out
 
@@ -128,8 +129,9 @@ def test_onnx_export_runs_in_onnxruntime(torch_net: tuple[ModuleType, Any], tmp_
     import torch
 
     _, model = torch_net
-    program = torch.onnx.export(model, (batch(4),), dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
-                                dynamo=True, verbose=False)
+    program = torch.onnx.export(
+        model, (batch(4),), dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, dynamo=True, verbose=False
+    )
     assert program is not None
     program.save(str(tmp_path / "every_op.onnx"))
     session = onnxruntime.InferenceSession(str(tmp_path / "every_op.onnx"), providers=["CPUExecutionProvider"])
@@ -236,17 +238,29 @@ print("LAYER", type(model.get_layer("norm1")).__module__)
 """
 
 
-def test_keras_file_loads_in_a_fresh_process(keras_net: tuple[ModuleType, Any], rendered: Path,
-                                             tmp_path: Path) -> None:
+def test_keras_file_loads_in_a_fresh_process(keras_net: tuple[ModuleType, Any], rendered: Path, tmp_path: Path) -> None:
     _, model = keras_net
     x = keras_batch(3)
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", np.asarray(model(x, training=False)))
     model.save(tmp_path / "every_op.keras")
-    result = subprocess.run([sys.executable, "-c", FRESH_LOAD, str(tmp_path / "every_op.keras"),
-                             str(rendered / "keras" / "every_op.py"), str(tmp_path / "x.npy"),
-                             str(tmp_path / "y.npy")], capture_output=True, text=True, check=False, timeout=300,
-                            cwd=tmp_path, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            FRESH_LOAD,
+            str(tmp_path / "every_op.keras"),
+            str(rendered / "keras" / "every_op.py"),
+            str(tmp_path / "x.npy"),
+            str(tmp_path / "y.npy"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        cwd=tmp_path,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in result.stdout.splitlines() if " " in line}
     assert "could not be deserialized" in lines["PLAIN"]  # Keras's message, which names no class
@@ -289,8 +303,9 @@ def test_tflite_conversion_of_the_mnist_spec(rendered: Path) -> None:
 # --- Keras registration -----------------------------------------------------------------------------------------
 
 
-def test_two_modules_keep_their_own_registered_classes(keras_net: tuple[ModuleType, Any], rendered: Path,
-                                                        tmp_path: Path) -> None:
+def test_two_modules_keep_their_own_registered_classes(
+    keras_net: tuple[ModuleType, Any], rendered: Path, tmp_path: Path
+) -> None:
     import keras
 
     every_op, model = keras_net
@@ -305,7 +320,9 @@ def test_two_modules_keep_their_own_registered_classes(keras_net: tuple[ModuleTy
     assert type(loaded.get_layer("norm1")) is every_op.LocalResponseNormalization
     other = lrn.build_model()
     other.save(tmp_path / "lrn.keras")
-    assert type(keras.saving.load_model(tmp_path / "lrn.keras").get_layer("norm_paper")) is lrn.LocalResponseNormalization
+    assert (
+        type(keras.saving.load_model(tmp_path / "lrn.keras").get_layer("norm_paper")) is lrn.LocalResponseNormalization
+    )
 
 
 def rewrite_config(source: Path, target: Path, old: str, new: str) -> None:
@@ -316,17 +333,19 @@ def rewrite_config(source: Path, target: Path, old: str, new: str) -> None:
             out.writestr(item, data.decode().replace(old, new) if item.filename == "config.json" else data)
 
 
-def test_load_keras_model_names_missing_classes_and_maps_old_names(keras_net: tuple[ModuleType, Any],
-                                                                    tmp_path: Path) -> None:
+def test_load_keras_model_names_missing_classes_and_maps_old_names(
+    keras_net: tuple[ModuleType, Any], tmp_path: Path
+) -> None:
     from alexgen.keras_io import KerasLoadError, load_keras_model, needed_classes
 
     every_op, model = keras_net
     model.save(tmp_path / "every_op.keras")
-    assert needed_classes(tmp_path / "every_op.keras") == [f"alexgen.every_op>{cls}" for cls in
-                                                           ("LocalResponseNormalization", "GELU",
-                                                            "SGDWithCoupledWeightDecay")]
-    assert "alexgen.every_op>SGDWithCoupledWeightDecay" not in needed_classes(tmp_path / "every_op.keras",
-                                                                              compile=False)
+    assert needed_classes(tmp_path / "every_op.keras") == [
+        f"alexgen.every_op>{cls}" for cls in ("LocalResponseNormalization", "GELU", "SGDWithCoupledWeightDecay")
+    ]
+    assert "alexgen.every_op>SGDWithCoupledWeightDecay" not in needed_classes(
+        tmp_path / "every_op.keras", compile=False
+    )
     rewrite_config(tmp_path / "every_op.keras", tmp_path / "missing.keras", "alexgen.every_op>", "alexgen.gone>")
     with pytest.raises(KerasLoadError, match=r"'GELU' \(registered as 'alexgen.gone>GELU'\).*generated.keras.gone"):
         load_keras_model(tmp_path / "missing.keras")
@@ -350,7 +369,8 @@ def test_importing_a_keras_file_names_the_missing_class(keras_net: tuple[ModuleT
     with pytest.raises(ImportFailed) as info:
         load(tmp_path / "missing.keras", "missing.keras")
     assert "'LocalResponseNormalization' (registered as 'alexgen.gone>LocalResponseNormalization')" in str(
-        info.value.diagnostics[0].message)
+        info.value.diagnostics[0].message
+    )
 
 
 def test_keras_file_config_names_the_module_package(keras_net: tuple[ModuleType, Any], tmp_path: Path) -> None:
