@@ -80,7 +80,7 @@ def test_padding_decisions_become_explicit_modules(layer: str, expected: list[st
 def test_lrn_alpha_is_multiplied_by_size_and_computes_the_papers_formula(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     source = render(spec("- {type: lrn, name: norm, size: 5, alpha: 0.01, beta: 0.75, bias: 2.0}", "[3, 3, 7]"))
-    assert '("norm", nn.LocalResponseNorm(5, alpha=0.05, beta=0.75, k=2.0)),' in source
+    assert '("norm", LocalResponseNorm(5, alpha=0.05, beta=0.75, k=2.0)),' in source
     module = import_module(source, "pt_lrn", tmp_path)
     x = torch.randn(2, 7, 3, 3) * 3
     expected = torch.empty_like(x)

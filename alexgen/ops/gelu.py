@@ -1,5 +1,5 @@
 """gelu: x · Φ(x), exact (erf) or with the tanh approximation; PyTorch nn.GELU(approximate=...), and in Keras a small
-generated layer around keras.activations.gelu(approximate=...), since Keras has no GELU layer of its own."""
+generated layer computing PyTorch's formula with keras.ops, since Keras has no GELU layer of its own."""
 
 from __future__ import annotations
 
@@ -12,20 +12,6 @@ from alexgen.targets.emit import call
 
 if TYPE_CHECKING:
     from alexgen.graph import Node
-
-KERAS_GELU = '''@keras.saving.register_keras_serializable(package="alexgen")
-class GELU(layers.Layer):
-    """GELU as torch.nn.GELU: exact (erf) unless `approximate` (the tanh formula)."""
-
-    def __init__(self, approximate: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self.approximate = approximate
-
-    def call(self, inputs):
-        return keras.activations.gelu(inputs, approximate=self.approximate)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "approximate": self.approximate}'''
 
 
 class GELU(LayerBase):
@@ -41,4 +27,4 @@ def keras(node: Node[GELU]) -> list[KerasLayer]:
 
 
 OP = Op("gelu", GELU, element_wise, keras, torch_simple(lambda layer: call("nn.GELU", approximate=layer.approximate)),
-        keras_helpers=lambda node: [Helper("", "GELU", source=KERAS_GELU)], flat="keep")
+        keras_helpers=lambda node: [Helper("keras/gelu.py.jinja", "GELU")], flat="keep")
