@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import gc
 import tempfile
-from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from alexgen.check import keras_side
 from alexgen.check.common import TOLERANCE, Row, inputs, random_weights, targets
@@ -53,22 +52,21 @@ class Reference:
         if self.folder is not None:
             from alexgen.check.worker import StoredRecords
 
-            return StoredRecords(self.folder / f"forward-{dtype}.safetensors")
+            return StoredRecords(self.folder / f"forward-{dtype}")
         assert self.module is not None
         return keras_side.forward(self.graph, self.module, dtype, tensors, x)
 
     def steps(self, tensors: dict[str, Array], x: Array, y: Array) -> Iterator[Mapping[str, Array]]:
         """The Keras training steps' records, one step at a time."""
         if self.module is not None:
-            yield from keras_side.steps(self.graph, self.module, tensors, x, y, self.options.steps)
+            for records in keras_side.steps(self.graph, self.module, tensors, x, y, self.options.steps):
+                yield dict(records)
             return
         from alexgen.check.worker import StoredRecords
 
         assert self.folder is not None
         for step in range(1, self.options.steps + 1):
-            parts: list[Any] = [StoredRecords(self.folder / f"step-{step}-{part}.safetensors")
-                                for part in ("grad", "after")]
-            yield ChainMap(*parts)
+            yield StoredRecords(self.folder / f"step-{step}")
 
 
 def run_check(graph: Graph, spec_path: str, tolerance: float = TOLERANCE, batch: int = 2, seed: int = 0,
