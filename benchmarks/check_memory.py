@@ -49,8 +49,14 @@ def measure(spec: str, *extra: str) -> dict[str, float | bool]:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     load = os.getloadavg()[0]
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "alexgen", "check", spec, "--format", "json", *extra],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "alexgen", "check", spec, "--format", "json", *extra],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     done, peaks = threading.Event(), {"tree": 0, "process": 0}
     poller = threading.Thread(target=tree_peak, args=(process.pid, done, peaks), daemon=True)
     poller.start()
@@ -59,8 +65,13 @@ def measure(spec: str, *extra: str) -> dict[str, float | bool]:
     done.set()
     poller.join()
     passed = bool(stdout) and bool(json.loads(stdout)["passed"])
-    return {"tree_gib": peaks["tree"] / 2**30, "process_gib": peaks["process"] / 2**30, "seconds": seconds,
-            "load": load, "passed": passed}
+    return {
+        "tree_gib": peaks["tree"] / 2**30,
+        "process_gib": peaks["process"] / 2**30,
+        "seconds": seconds,
+        "load": load,
+        "passed": passed,
+    }
 
 
 def main() -> None:
@@ -69,8 +80,11 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---|")
     for spec in sys.argv[1:] or ["spec/alexnet.yaml"]:
         m = measure(spec)
-        print(f"| {spec} | {m['tree_gib']:.2f} GiB | {m['process_gib']:.2f} GiB | {m['seconds']:.0f} s | "
-              f"{m['load']:.1f} | {m['passed']} |", flush=True)
+        print(
+            f"| {spec} | {m['tree_gib']:.2f} GiB | {m['process_gib']:.2f} GiB | {m['seconds']:.0f} s | "
+            f"{m['load']:.1f} | {m['passed']} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -57,8 +57,13 @@ def end_to_end_row(side: TorchSide, reference: Mapping[str, Array], x: Array) ->
     if got.shape != expected.shape:
         return Row(f"end to end ({side.dtype}, information)", True, f"shape {got.shape} != {expected.shape}")
     abs_err, rel_err = errors(expected, got)
-    return Row(f"end to end ({side.dtype}, information)", True,
-               f"{graph.output.name} after {len(graph.nodes)} layers; not a verdict", abs_err, rel_err)
+    return Row(
+        f"end to end ({side.dtype}, information)",
+        True,
+        f"{graph.output.name} after {len(graph.nodes)} layers; not a verdict",
+        abs_err,
+        rel_err,
+    )
 
 
 def forward_rows(side: TorchSide, reference: Mapping[str, Array], x: Array, tolerance: float) -> list[Row]:

@@ -30,8 +30,9 @@ def load(graph: Graph, model: Any, tensors: dict[str, Array], dtype: str) -> Non
     """Set a Keras model's weights one layer at a time, each cast to `dtype` (the float32 draws are exact in
     float64): no second copy of the whole model."""
     for node in graph.weighted:
-        model.get_layer(node.name).set_weights([tensors[f"{node.name}.{slot.name}"].astype(dtype)
-                                                for slot in node.slots])
+        model.get_layer(node.name).set_weights(
+            [tensors[f"{node.name}.{slot.name}"].astype(dtype) for slot in node.slots]
+        )
 
 
 def round_trip(graph: Graph, model: Any, tensors: dict[str, Array], dtype: str) -> bool:
@@ -134,8 +135,9 @@ def variable_keys(graph: Graph, model: Any) -> dict[str, str]:
     return keys
 
 
-def steps(graph: Graph, module: ModuleType, tensors: dict[str, Array], x: Array, y: Array,
-          count: int) -> Iterator[Iterator[tuple[str, Array]]]:
+def steps(
+    graph: Graph, module: ModuleType, tensors: dict[str, Array], x: Array, y: Array, count: int
+) -> Iterator[Iterator[tuple[str, Array]]]:
     """`count` float64 training steps with the spec's optimizer, loss, regularizers and schedule (one step = one
     epoch of the schedule); per step, as (key, array) pairs made one at a time: learning rate, loss, every
     gradient (`grad/<key>`), every tensor after the step (`after/<key>`).
@@ -168,8 +170,9 @@ def steps(graph: Graph, module: ModuleType, tensors: dict[str, Array], x: Array,
             yield step_records(graph, model, keys, grads, lr, float(logs["loss"]))
 
 
-def step_records(graph: Graph, model: Any, keys: dict[str, str], grads: list[Any], lr: float,
-                 loss: float) -> Iterator[tuple[str, Array]]:
+def step_records(
+    graph: Graph, model: Any, keys: dict[str, str], grads: list[Any], lr: float, loss: float
+) -> Iterator[tuple[str, Array]]:
     """One step's records, one array at a time; the gradients are dropped once handed out."""
     import keras
     import numpy as np

@@ -14,6 +14,7 @@ from alexgen.graph import Graph, Node
 if TYPE_CHECKING:
     from alexgen.check.common import Array
 
+
 def _softmax(a: Any) -> Any:
     """Row-wise softmax, shifted for stability."""
     import numpy as np
@@ -124,8 +125,9 @@ class Pair:
         return f"{parent}{last}", pending
 
 
-def compare_layers(graph: Graph, keras_out: dict[str, Array], torch_out: dict[str, Array],
-                   tolerance: float) -> list[Row]:
+def compare_layers(
+    graph: Graph, keras_out: dict[str, Array], torch_out: dict[str, Array], tolerance: float
+) -> list[Row]:
     """One row per layer that both frameworks expose; 1-D outputs are compared in PyTorch's order."""
     orders = w.flat_orders(graph)
     rows = []

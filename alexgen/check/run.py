@@ -43,9 +43,18 @@ class Reference:
         if folder is not None:
             from alexgen.check.worker import spawn
 
-            spawn({"folder": str(folder), "spec": spec_path, "display": spec_path, "sets": list(options.sets),
-                   "seed": options.seed, "batch": options.batch, "steps": options.steps},
-                  options.keras_backend or "tensorflow")
+            spawn(
+                {
+                    "folder": str(folder),
+                    "spec": spec_path,
+                    "display": spec_path,
+                    "sets": list(options.sets),
+                    "seed": options.seed,
+                    "batch": options.batch,
+                    "steps": options.steps,
+                },
+                options.keras_backend or "tensorflow",
+            )
 
     def forward(self, dtype: str, tensors: dict[str, Array], x: Array) -> Mapping[str, Array]:
         """Every layer's Keras output in `dtype`, with counts and the round trip."""
@@ -69,9 +78,17 @@ class Reference:
             yield StoredRecords(self.folder / f"step-{step}")
 
 
-def run_check(graph: Graph, spec_path: str, tolerance: float = TOLERANCE, batch: int = 2, seed: int = 0,
-              steps: int = 3, keras_backend: str | None = None, sets: tuple[str, ...] = (),
-              options: Options | None = None) -> list[Row]:
+def run_check(
+    graph: Graph,
+    spec_path: str,
+    tolerance: float = TOLERANCE,
+    batch: int = 2,
+    seed: int = 0,
+    steps: int = 3,
+    keras_backend: str | None = None,
+    sets: tuple[str, ...] = (),
+    options: Options | None = None,
+) -> list[Row]:
     """Every row of `alexgen check`: counts, float64 layers (the verdict), float32 layers, round trip, training."""
     options = options or Options(tolerance, batch, seed, steps, keras_backend, sets)
     if options.keras_backend is None:
@@ -93,8 +110,13 @@ def _rows(graph: Graph, spec_path: str, options: Options, folder: Path | None) -
         if dtype == "float32":
             rows.append(count_rows(graph, side, records))
             same = bool(records["roundtrip"][0]) and side.round_trip(tensors)
-            rows.append(Row("weights round trip", same, f"{len(tensors)} tensors bit-identical through both "
-                            "frameworks" if same else "tensors changed"))
+            rows.append(
+                Row(
+                    "weights round trip",
+                    same,
+                    f"{len(tensors)} tensors bit-identical through both frameworks" if same else "tensors changed",
+                )
+            )
         rows += forward_rows(side, records, x, options.tolerance)
         del side, records
         gc.collect()

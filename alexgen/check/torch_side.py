@@ -126,7 +126,8 @@ class TorchSide:
         slots = list(w.torch_slots(self.graph, self.prefixes))
         return {neutral for neutral, _, _, _ in slots} == set(tensors) and all(
             np.array_equal(neutral_array(slot, state[key], order), tensors[neutral])
-            for neutral, key, slot, order in slots)
+            for neutral, key, slot, order in slots
+        )
 
     def counts(self) -> dict[str, int]:
         """Parameters plus batch-norm running statistics per layer."""
@@ -150,12 +151,20 @@ class TorchSide:
         parent = path[: -len(node.name)]
         names = [m.name for m in node_modules(self.graph, node) if f"{parent}{m.name}" in self.modules]
         values = [x if name == "input" or name not in reference else reference[name] for name in node.inputs]
-        tensors = [torch.from_numpy(to_torch_layout(v.astype(self.dtype), self.orders.get(name)))
-                   for name, v in zip(node.inputs, values, strict=True)]
+        tensors = [
+            torch.from_numpy(to_torch_layout(v.astype(self.dtype), self.orders.get(name)))
+            for name, v in zip(node.inputs, values, strict=True)
+        ]
         activation = node.op.activation(node.layer) if node.op.fused_activation else None
         pending = activation if names[-1] == node.name and activation not in (None, "linear") else None
-        return LayerRun(node, [self.modules[f"{parent}{n}"] for n in names], names, tensors, pending,
-                        [self.orders.get(name) for name in node.inputs])
+        return LayerRun(
+            node,
+            [self.modules[f"{parent}{n}"] for n in names],
+            names,
+            tensors,
+            pending,
+            [self.orders.get(name) for name in node.inputs],
+        )
 
     def output(self, x: Array) -> Array:
         """The whole model's output, end to end, channels-last."""

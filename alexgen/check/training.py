@@ -78,8 +78,10 @@ class TorchTrainer:
         self.y = torch.from_numpy(y)
         parameters = dict(self.side.model.named_parameters())
         self.state = self.side.model.state_dict(keep_vars=True)
-        self.slots = {key: (state_key, slot, order, parameters.get(state_key))
-                      for key, state_key, slot, order in w.torch_slots(graph, self.side.prefixes)}
+        self.slots = {
+            key: (state_key, slot, order, parameters.get(state_key))
+            for key, state_key, slot, order in w.torch_slots(graph, self.side.prefixes)
+        }
 
     def loss_and_backward(self) -> float:
         """Loss with regularization; gradients left in the parameters."""
@@ -124,6 +126,7 @@ def statistics_pair(reference: Mapping[str, Array], trainer: TorchTrainer) -> Pa
 
 def update_pair(reference: Mapping[str, Array], before: Callable[[str], Array], trainer: TorchTrainer) -> Pair:
     """Per key: (Keras's update, PyTorch's update) of one tensor over the step, both from the same start."""
+
     def pair(key: str) -> tuple[Array, Array]:
         start = before(key)
         keras_update = np.subtract(reference[f"after/{key}"], start, dtype=np.float64)
@@ -139,8 +142,15 @@ def recorded_after(reference: Mapping[str, Array]) -> Callable[[str], Array]:
     return lambda key: np.asarray(reference[f"after/{key}"], dtype=np.float64)
 
 
-def training_rows(graph: Graph, module: ModuleType, tensors: dict[str, Array], x: Array, y: Array,
-                  keras_steps: Iterable[Mapping[str, Array]], tolerance: float) -> list[Row]:
+def training_rows(
+    graph: Graph,
+    module: ModuleType,
+    tensors: dict[str, Array],
+    x: Array,
+    y: Array,
+    keras_steps: Iterable[Mapping[str, Array]],
+    tolerance: float,
+) -> list[Row]:
     """Rows for every step of the reference's training run."""
     trainer = TorchTrainer(graph, module, tensors, x, y)
     training = graph.spec.training
@@ -157,18 +167,34 @@ def training_rows(graph: Graph, module: ModuleType, tensors: dict[str, Array], x
         loss = trainer.loss_and_backward()
         loss_abs, loss_rel = errors(np.array([keras_loss]), np.array([loss]))
         tag = f"step {step} ({name}, lr {keras_lr:g})"
-        rows.append(Row(f"{tag} learning rate", abs(lr - keras_lr) <= tolerance * keras_lr,
-                        f"keras {keras_lr:g}, pytorch {lr:g}"))
-        rows.append(Row(f"{tag} loss", loss_rel <= tolerance, f"keras {keras_loss:.6g}, pytorch {loss:.6g}",
-                        loss_abs, loss_rel, tolerance))
+        rows.append(
+            Row(
+                f"{tag} learning rate",
+                abs(lr - keras_lr) <= tolerance * keras_lr,
+                f"keras {keras_lr:g}, pytorch {lr:g}",
+            )
+        )
+        rows.append(
+            Row(
+                f"{tag} loss",
+                loss_rel <= tolerance,
+                f"keras {keras_loss:.6g}, pytorch {loss:.6g}",
+                loss_abs,
+                loss_rel,
+                tolerance,
+            )
+        )
         trainable = sorted(k.removeprefix("grad/") for k in reference if k.startswith("grad/"))
         gradients = worst_by_layer(trainable, gradient_pair(reference, trainer))
         rows += judged(f"{tag} gradients", gradients, tolerance)
         trainer.step()
         updates = worst_by_layer(trainable, update_pair(reference, before, trainer))
         rows += judged(f"{tag} parameter updates", updates, tolerance)
-        moving = [k.removeprefix("after/") for k in reference
-                  if k.startswith("after/") and k.split(".")[-1].startswith("moving_")]
+        moving = [
+            k.removeprefix("after/")
+            for k in reference
+            if k.startswith("after/") and k.split(".")[-1].startswith("moving_")
+        ]
         statistics = worst_by_layer(moving, statistics_pair(reference, trainer))
         rows += judged(f"{tag} batch-norm moving statistics", statistics, tolerance)
         before = recorded_after(reference)

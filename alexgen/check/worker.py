@@ -92,8 +92,13 @@ def spawn(job: dict[str, Any], backend: str) -> None:
     folder = Path(job["folder"])
     (folder / "job.json").write_text(json.dumps(job), encoding="utf-8")
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "JAX_ENABLE_X64": "1"}  # float64
-    result = subprocess.run([sys.executable, "-m", "alexgen.check.worker", str(folder / "job.json")], env=env,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "alexgen.check.worker", str(folder / "job.json")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-15:])
         raise RuntimeError(f"the Keras reference on the {backend} backend failed:\n{tail}")
