@@ -143,13 +143,15 @@ def steps(
     gradient (`grad/<key>`), every tensor after the step (`after/<key>`).
 
     Each step's pairs must be consumed before the next step is asked for: gradients are converted one tensor at a
-    time and released before the tensors after the step are read, so no whole-model copy is ever held.
+    time and released before the tensors after the step are read, so no whole-model copy is ever held. `tensors`
+    is let go once loaded: a caller that drops its own reference frees them for the steps.
     """
     import keras
 
     with floatx("float64"):
         model = module.build_model()
         load(graph, model, tensors, "float64")
+        del tensors
         silence_dropout(model)
         exact_regularizers(graph, model)
         module.compile_model(model)
