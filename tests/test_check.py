@@ -82,14 +82,7 @@ def test_pitfall_specs_cover_the_optimizers_and_regularizers() -> None:
     assert any(r.l2 for r in regularizers) and any(r.l1 for r in regularizers)
 
 
-FLOAT32_CONSTANT = pytest.mark.xfail(strict=True, reason=(
-    "TensorFlow's leaky_relu takes its slope as a float32 attribute, so the float64 Keras reference of "
-    "tests/specs/activations.yaml differs by ~3e-9 (above the 1e-9 float64 verdict); needs a per-op float64 "
-    "allowance in alexgen check"))
-PITFALL_CASES = [pytest.param(p, marks=FLOAT32_CONSTANT) if p.stem == "activations" else p for p in PITFALL_SPECS]
-
-
-@pytest.mark.parametrize("path", PITFALL_CASES, ids=[p.stem for p in PITFALL_SPECS])
+@pytest.mark.parametrize("path", PITFALL_SPECS, ids=[p.stem for p in PITFALL_SPECS])
 def test_pitfall_spec_passes_every_check(path: Path) -> None:
     rows = check(path)
     assert not failing(rows), f"{path.name}: failing rows:\n{describe(failing(rows))}"

@@ -49,12 +49,24 @@ def worst_by_layer(keys: list[str], pair: Pair) -> Row | None:
     return None if worst is None else Row("", True, f"worst: {worst[2]}", worst[0], worst[1])
 
 
-def judged(label: str, row: Row | None, tolerance: float) -> list[Row]:
-    """A row of `worst_by_layer` named and judged."""
+def judged(label: str, row: Row | None, tolerance: float, note: str = "") -> list[Row]:
+    """A row of `worst_by_layer` named and judged, with a note after its detail."""
     if row is None:
         return []
     assert row.max_rel is not None
-    return [Row(label, row.max_rel <= tolerance, row.detail, row.max_abs, row.max_rel, tolerance)]
+    detail = "; ".join(filter(None, [row.detail, note]))
+    return [Row(label, row.max_rel <= tolerance, detail, row.max_abs, row.max_rel, tolerance)]
+
+
+def gradient_allowance(graph: Graph) -> tuple[float, str]:
+    """The sum of the ops' float64 gradient allowances (first order: each layer's relative change adds up along
+    the backward pass), and a note naming the layers."""
+    allowances = [(node.name, node.op.allowance(node.layer)) for node in graph.nodes]
+    named = [(name, a) for name, a in allowances if a is not None and a.gradient]
+    if not named:
+        return 0.0, ""
+    extra = sum(a.gradient for _, a in named)
+    return extra, f"float64 allowance {extra:.1e} for {', '.join(name for name, _ in named)} (float32 constants)"
 
 
 class TorchTrainer:
@@ -160,6 +172,7 @@ def training_rows(
         return tensors[key].astype(np.float64)
 
     before: Callable[[str], Array] = start
+    extra, note = gradient_allowance(graph)
     rows: list[Row] = []
     for step, reference in enumerate(keras_steps, start=1):
         lr = float(trainer.optimizer.param_groups[0]["lr"])
@@ -186,7 +199,7 @@ def training_rows(
         )
         trainable = sorted(k.removeprefix("grad/") for k in reference if k.startswith("grad/"))
         gradients = worst_by_layer(trainable, gradient_pair(reference, trainer))
-        rows += judged(f"{tag} gradients", gradients, tolerance)
+        rows += judged(f"{tag} gradients", gradients, tolerance + extra, note)
         trainer.step()
         updates = worst_by_layer(trainable, update_pair(reference, before, trainer))
         rows += judged(f"{tag} parameter updates", updates, tolerance)
