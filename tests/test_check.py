@@ -93,8 +93,12 @@ def test_pitfall_spec_passes_every_check(path: Path) -> None:
     graph = load_graph(path)
     for dtype in ("float64", "float32"):
         assert {n.name for n in weighted_nodes(graph)} <= set(forward_rows(rows, dtype))
-    for row in forward_rows(rows).values():  # float64: agreement at rounding level, far below the verdict
-        assert row.max_rel is not None and row.max_rel < 1e-13, describe([row])
+    for row in forward_rows(rows).values():  # float64: agreement at rounding level, far below the verdict ...
+        assert row.max_rel is not None and row.bound is not None, describe([row])
+        if "float64 allowance" in row.detail:  # ... except where the reference uses a float32 constant
+            assert row.max_rel <= row.bound, describe([row])
+        else:
+            assert row.max_rel < 1e-13, describe([row])
     for row in forward_rows(rows, "float32").values():  # float32: judged against a bound, well inside it
         assert row.max_rel is not None and row.bound is not None and row.max_rel <= row.bound, describe([row])
     for step in (1, 2, 3):
