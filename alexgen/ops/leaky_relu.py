@@ -29,10 +29,19 @@ def float64_allowance(layer: LeakyReLU) -> Allowance | None:
     if not rounding:
         return None
     relative = rounding / slope
-    return Allowance(f"TensorFlow's leaky_relu takes the slope {slope:g} as a float32 attribute (off by "
-                     f"{rounding:.1e})", relative=relative, gradient=relative)
+    return Allowance(
+        f"TensorFlow's leaky_relu takes the slope {slope:g} as a float32 attribute (off by {rounding:.1e})",
+        relative=relative,
+        gradient=relative,
+    )
 
 
-OP = Op("leaky_relu", LeakyReLU, element_wise, keras_simple("layers.LeakyReLU", "negative_slope"),
-        torch_simple(lambda layer: call("nn.LeakyReLU", negative_slope=layer.negative_slope)), flat="keep",
-        float64_allowance=float64_allowance)
+OP = Op(
+    "leaky_relu",
+    LeakyReLU,
+    element_wise,
+    keras_simple("layers.LeakyReLU", "negative_slope"),
+    torch_simple(lambda layer: call("nn.LeakyReLU", negative_slope=layer.negative_slope)),
+    flat="keep",
+    float64_allowance=float64_allowance,
+)
