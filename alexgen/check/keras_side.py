@@ -53,7 +53,6 @@ def forward(graph: Graph, module: ModuleType, dtype: str, tensors: dict[str, Arr
     """Every layer's output in inference mode, plus counts, shapes and the neutral round trip of the weights."""
     import gc
 
-    import keras
     import numpy as np
 
     with floatx(dtype):
@@ -64,14 +63,22 @@ def forward(graph: Graph, module: ModuleType, dtype: str, tensors: dict[str, Arr
             layer = model.get_layer(node.name)
             records[f"params/{node.name}"] = np.array([layer.count_params()])
             records[f"shape/{node.name}"] = np.array(tuple(layer.output.shape[1:]), dtype=np.int64)
-        probe = keras.Model(model.inputs, [model.get_layer(n.name).output for n in graph.nodes])
-        outputs = probe([x.astype(dtype)], training=False)
-        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]  # one layer: a bare tensor
-        for node, out in zip(graph.nodes, outputs, strict=True):
-            records[f"out/{node.name}"] = np.asarray(keras.ops.convert_to_numpy(out))
-    del model, probe, outputs
+        for name, value in layer_outputs(graph, model, x.astype(dtype)).items():
+            records[f"out/{name}"] = value
+    del model
     gc.collect()
     return records
+
+
+def layer_outputs(graph: Graph, model: Any, x: Array) -> Records:
+    """Every layer's output of a built Keras model in inference mode, by layer name."""
+    import keras
+    import numpy as np
+
+    probe = keras.Model(model.inputs, [model.get_layer(n.name).output for n in graph.nodes])
+    outputs = probe([x], training=False)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]  # one layer: a bare tensor
+    return {n.name: np.asarray(keras.ops.convert_to_numpy(o)) for n, o in zip(graph.nodes, outputs, strict=True)}
 
 
 def silence_dropout(model: Any) -> None:

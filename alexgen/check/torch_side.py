@@ -60,6 +60,61 @@ def neutral_array(slot: Slot, tensor: Any, order: Array | None) -> Array:
     return result
 
 
+@dataclass(frozen=True)
+class Probe:
+    """Where a layer's output is made in a generated PyTorch model: its modules in order (e.g. `conv`, `conv_relu`;
+    the last one's output is the layer's) and the activation still to apply (a graph forward's fused activation is
+    a call, not a module)."""
+
+    paths: list[str]
+    names: list[str]
+    activation: str | None
+
+
+def probe(graph: Graph, node: Node[Any], prefixes: dict[str, str], modules: dict[str, Any]) -> Probe | None:
+    """The node's modules present in the model, or None where no module computes it."""
+    from alexgen.targets.pytorch import node_modules
+
+    path = prefixes.get(node.name)
+    if path is None:
+        return None
+    parent = path[: -len(node.name)]
+    names = [m.name for m in node_modules(graph, node) if f"{parent}{m.name}" in modules] or [node.name]
+    activation = node.op.activation(node.layer) if node.op.fused_activation else None
+    pending = activation if names[-1] == node.name and activation not in (None, "linear") else None
+    return Probe([f"{parent}{name}" for name in names], names, pending)
+
+
+def layer_outputs(graph: Graph, model: Any, x: Array) -> dict[str, Array]:
+    """Every layer's output in one eval-mode forward of a generated PyTorch model (channels-last `x` in), for the
+    layers a module produces, plus the model's output; channels-last numpy arrays."""
+    import torch
+
+    modules = dict(model.named_modules())
+    prefixes = w.torch_prefixes(model)
+    captured: dict[str, Array] = {}
+    handles = []
+    for node in graph.nodes:
+        found = probe(graph, node, prefixes, modules)
+        if found is None:
+            continue
+
+        def hook(_m: Any, _i: Any, out: Any, name: str = node.name, act: str | None = found.activation) -> None:
+            value = out.detach()
+            captured[name] = (ACTIVATIONS[act](value) if act else value).cpu().numpy().copy()
+
+        handles.append(modules[found.paths[-1]].register_forward_hook(hook))
+    model.eval()
+    try:
+        with torch.no_grad():
+            final = model(torch.from_numpy(to_torch_layout(x, None))).numpy()
+    finally:
+        for handle in handles:
+            handle.remove()
+    captured[graph.output.name] = final
+    return {name: to_channels_last(value) for name, value in captured.items()}
+
+
 @dataclass
 class LayerRun:
     """One layer's PyTorch modules with the input they are fed; `run` can swap modules or the input."""
@@ -143,26 +198,20 @@ class TorchSide:
         """The node's modules fed the reference outputs of its inputs, or None where no module computes it."""
         import torch
 
-        from alexgen.targets.pytorch import node_modules
-
-        path = self.prefixes.get(node.name)
-        if path is None:
+        found = probe(self.graph, node, self.prefixes, self.modules)
+        if found is None:
             return None
-        parent = path[: -len(node.name)]
-        names = [m.name for m in node_modules(self.graph, node) if f"{parent}{m.name}" in self.modules]
         values = [x if name == "input" or name not in reference else reference[name] for name in node.inputs]
         tensors = [
             torch.from_numpy(to_torch_layout(v.astype(self.dtype), self.orders.get(name)))
             for name, v in zip(node.inputs, values, strict=True)
         ]
-        activation = node.op.activation(node.layer) if node.op.fused_activation else None
-        pending = activation if names[-1] == node.name and activation not in (None, "linear") else None
         return LayerRun(
             node,
-            [self.modules[f"{parent}{n}"] for n in names],
-            names,
+            [self.modules[path] for path in found.paths],
+            found.names,
             tensors,
-            pending,
+            found.activation,
             [self.orders.get(name) for name in node.inputs],
         )
 
