@@ -15,6 +15,7 @@ import numpy as np
 from alexgen import weights as w
 from alexgen.check.common import Row, errors
 from alexgen.check.torch_side import TorchSide, neutral_array, to_torch_layout, torch_tensor
+from alexgen.check.training_diagnosis import History, diagnose_statistics, diagnose_updates, sample
 from alexgen.graph import Graph
 
 if TYPE_CHECKING:
@@ -126,27 +127,52 @@ class TorchTrainer:
         self.optimizer.zero_grad(set_to_none=True)
 
 
-def gradient_pair(reference: Mapping[str, Array], trainer: TorchTrainer) -> Pair:
+def gradient_pair(reference: Mapping[str, Array], trainer: TorchTrainer, history: History) -> Pair:
     """Per key: (Keras's gradient, PyTorch's), Keras's left in the parameter for the optimizer step."""
-    return lambda key: trainer.swap_gradient(key, reference[f"grad/{key}"])
+
+    def pair(key: str) -> tuple[Array, Array]:
+        given = reference[f"grad/{key}"]
+        history.grads[-1][key] = sample(given)
+        return trainer.swap_gradient(key, given)
+
+    return pair
 
 
-def statistics_pair(reference: Mapping[str, Array], trainer: TorchTrainer) -> Pair:
+def statistics_pair(reference: Mapping[str, Array], trainer: TorchTrainer, history: History) -> Pair:
     """Per key: (Keras's tensor after the step, PyTorch's)."""
-    return lambda key: (reference[f"after/{key}"], trainer.tensor(key))
+
+    def pair(key: str) -> tuple[Array, Array]:
+        keras, torch = reference[f"after/{key}"], trainer.tensor(key)
+        history.keras[-1][key], history.torch[-1][key] = sample(keras), sample(torch)
+        return keras, torch
+
+    return pair
 
 
-def update_pair(reference: Mapping[str, Array], before: Callable[[str], Array], trainer: TorchTrainer) -> Pair:
+def update_pair(
+    reference: Mapping[str, Array], before: Callable[[str], Array], trainer: TorchTrainer, history: History
+) -> Pair:
     """Per key: (Keras's update, PyTorch's update) of one tensor over the step, both from the same start."""
 
     def pair(key: str) -> tuple[Array, Array]:
         start = before(key)
-        keras_update = np.subtract(reference[f"after/{key}"], start, dtype=np.float64)
+        keras_after = reference[f"after/{key}"]
+        history.keras[-1][key] = sample(keras_after)
+        keras_update = np.subtract(keras_after, start, dtype=np.float64)
+        del keras_after
         torch_update = trainer.tensor(key)
+        history.torch[-1][key] = sample(torch_update)
         torch_update -= start
         return keras_update, torch_update
 
     return pair
+
+
+def diagnosed(rows: list[Row], worst: Row | None, diagnose: Callable[[str], str]) -> list[Row]:
+    """A judged row with the diagnosis of its worst tensor appended when it failed."""
+    if rows and worst is not None and not rows[0].passed:
+        rows[0].detail = f"{rows[0].detail}; {diagnose(worst.detail.removeprefix('worst: '))}"
+    return rows
 
 
 def recorded_after(reference: Mapping[str, Array]) -> Callable[[str], Array]:
@@ -173,10 +199,12 @@ def training_rows(
 
     before: Callable[[str], Array] = start
     extra, note = gradient_allowance(graph)
+    history = History({key: sample(value) for key, value in tensors.items()})
     rows: list[Row] = []
     for step, reference in enumerate(keras_steps, start=1):
         lr = float(trainer.optimizer.param_groups[0]["lr"])
         keras_lr, keras_loss = float(reference["lr"][0]), float(reference["loss"][0])
+        history.begin(keras_lr)
         loss = trainer.loss_and_backward()
         loss_abs, loss_rel = errors(np.array([keras_loss]), np.array([loss]))
         tag = f"step {step} ({name}, lr {keras_lr:g})"
@@ -198,18 +226,26 @@ def training_rows(
             )
         )
         trainable = sorted(k.removeprefix("grad/") for k in reference if k.startswith("grad/"))
-        gradients = worst_by_layer(trainable, gradient_pair(reference, trainer))
+        gradients = worst_by_layer(trainable, gradient_pair(reference, trainer, history))
         rows += judged(f"{tag} gradients", gradients, tolerance + extra, note)
         trainer.step()
-        updates = worst_by_layer(trainable, update_pair(reference, before, trainer))
-        rows += judged(f"{tag} parameter updates", updates, tolerance)
+        updates = worst_by_layer(trainable, update_pair(reference, before, trainer, history))
+        rows += diagnosed(
+            judged(f"{tag} parameter updates", updates, tolerance),
+            updates,
+            lambda key: diagnose_updates(graph, history, key, tolerance),
+        )
         moving = [
             k.removeprefix("after/")
             for k in reference
             if k.startswith("after/") and k.split(".")[-1].startswith("moving_")
         ]
-        statistics = worst_by_layer(moving, statistics_pair(reference, trainer))
-        rows += judged(f"{tag} batch-norm moving statistics", statistics, tolerance)
+        statistics = worst_by_layer(moving, statistics_pair(reference, trainer, history))
+        rows += diagnosed(
+            judged(f"{tag} batch-norm moving statistics", statistics, tolerance),
+            statistics,
+            lambda key: diagnose_statistics(graph, history, key, len(x), tolerance),
+        )
         before = recorded_after(reference)
     return rows
 
