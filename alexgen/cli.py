@@ -15,6 +15,7 @@ from alexgen.budget import DEFAULT_BUDGET, MIB, Budget
 from alexgen.diagnostics import Diagnostic, SpecError
 
 if TYPE_CHECKING:
+    from alexgen.facts import Facts
     from alexgen.graph import Graph
 from alexgen.textsafe import printable
 
@@ -85,6 +86,11 @@ def make_budget(max_params: int, max_activation_mb: int) -> Budget:
     return Budget(max_params=max_params, max_activation_bytes=max_activation_mb * MIB)
 
 
+def spec_display(spec: str | None) -> str:
+    """SPEC as diagnostics and reports name it (the bundled AlexNet as in a checkout)."""
+    return spec if spec else "spec/alexnet.yaml"
+
+
 def load_or_exit(spec: str | None, budget: Budget = DEFAULT_BUDGET, sets: tuple[str, ...] = (),
                  writes: bool = False) -> Graph:
     """The analysed graph of SPEC (the bundled AlexNet when None), exiting 2 on invalid input."""
@@ -92,9 +98,8 @@ def load_or_exit(spec: str | None, budget: Budget = DEFAULT_BUDGET, sets: tuple[
     from alexgen.validate import load_graph
 
     path = Path(spec) if spec else bundled_spec()
-    display = spec if spec else "spec/alexnet.yaml"
     try:
-        graph = load_graph(path, display, budget, sets)
+        graph = load_graph(path, spec_display(spec), budget, sets)
     except SpecError as exc:
         report_problems(exc.diagnostics, writes)
         sys.exit(EXIT_INVALID)
@@ -128,19 +133,38 @@ def cli(ctx: click.Context) -> None:
 @click.argument("spec", required=False, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
               show_default=True, help="Output format.")
+@click.option("--no-cache", is_flag=True, help="Validate and analyse the spec even when an unchanged copy was "
+              "analysed before (also: ALEXGEN_NO_CACHE=1). Results are cached in $XDG_CACHE_HOME/alexgen.")
 @budget_options
 @set_option
-def analyze(spec: str | None, fmt: str, max_params: int, max_activation_mb: int, sets: tuple[str, ...]) -> None:
+def analyze(spec: str | None, fmt: str, no_cache: bool, max_params: int, max_activation_mb: int,
+            sets: tuple[str, ...]) -> None:
     """Shapes, parameters, MACs, memory and receptive field per layer (default: the bundled AlexNet)."""
     from alexgen import report
 
-    graph = load_or_exit(spec, make_budget(max_params, max_activation_mb), sets)
+    graph = analysed(spec, make_budget(max_params, max_activation_mb), sets, not no_cache)
     if fmt == "json":
         click.echo(report.to_json(graph), nl=False)
     elif fmt == "markdown":
         click.echo(report.to_markdown(graph), nl=False)
     else:
         report.print_table(graph)
+
+
+def analysed(spec: str | None, budget: Budget, sets: tuple[str, ...], cached: bool) -> Graph | Facts:
+    """What `analyze` reports about SPEC: from the analyze cache when an unchanged spec was analysed before
+    (the warnings it had printed again), else validated and analysed (and cached when valid)."""
+    from alexgen import analyze_cache
+    from alexgen.resources import bundled_spec
+
+    path = Path(spec) if spec else bundled_spec()
+    ticket, hit = analyze_cache.lookup(path, spec_display(spec), sets, budget) if cached else (None, None)
+    if hit is not None:
+        report_problems(hit.warnings)
+        return hit.facts
+    graph = load_or_exit(spec, budget, sets)
+    analyze_cache.store(ticket, graph)
+    return graph
 
 
 def load_all_or_exit(specs: tuple[str, ...], budget: Budget = DEFAULT_BUDGET,

@@ -48,6 +48,7 @@ class Resolved:
     problems: list[Diagnostic] = field(default_factory=list)  # the loader's recoverable ones
     flows: dict[Path_, frozenset[str]] = field(default_factory=dict)
     expressions: dict[Path_, str] = field(default_factory=dict)  # fields written as one `${...}`
+    real_paths: list[Path | None] = field(default_factory=list)  # each of `files` on disk (None: text, not a file)
 
     def document(self) -> LoadedDocument:
         """The resolved spec as a loaded document, ready for validation."""
@@ -98,7 +99,9 @@ def resolve_document(document: LoadedDocument, real: Path | None, base_dir: Path
     own = len(chain) == 1 and not settings and flat.data == document.data
     sha256 = document.sha256 if own else canonical_sha256(flat.data)
     files = [SourceFile(link.document.path, link.document.sha256) for link in reversed(chain)]
-    return Resolved(flat.data, flat.source, files, params, sha256, loaded + problems, flat.flows, flat.expressions)
+    reals = [link.real for link in reversed(chain)]
+    return Resolved(flat.data, flat.source, files, params, sha256, loaded + problems, flat.flows, flat.expressions,
+                    reals)
 
 
 def canonical_sha256(data: Any) -> str:

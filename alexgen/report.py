@@ -7,10 +7,15 @@ import math
 import os
 import re
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from alexgen.graph import Graph, Node
 from alexgen.textsafe import printable
+
+if TYPE_CHECKING:  # not imported at run time: a cached `analyze` reports Facts without building the spec models
+    from alexgen.facts import Facts, LayerFacts
+    from alexgen.graph import Graph, Node
+
+    Analysed: TypeAlias = Graph | Facts
 
 BYTES_PER_FLOAT = 4
 
@@ -30,14 +35,14 @@ def _mib(count: int) -> str:
     return f"{count * BYTES_PER_FLOAT / 2**20:,.1f} MiB"
 
 
-def _field(node: Node[Any]) -> str:
+def _field(node: Node[Any] | LayerFacts) -> str:
     size, stride = node.field.size, node.field.stride
     text = str(size[0]) if size[0] == size[1] else _shape(size)
     step = str(stride[0]) if stride[0] == stride[1] else _shape(stride)
     return f"{text}/{step}"
 
 
-def to_dict(graph: Graph) -> dict[str, Any]:
+def to_dict(graph: Analysed) -> dict[str, Any]:
     """The JSON report: totals and one object per layer."""
     return {
         "name": graph.name,
@@ -65,12 +70,12 @@ def to_dict(graph: Graph) -> dict[str, Any]:
     }
 
 
-def to_json(graph: Graph) -> str:
+def to_json(graph: Analysed) -> str:
     """Indented, stable JSON."""
     return json.dumps(to_dict(graph), indent=2) + "\n"
 
 
-def summary_lines(graph: Graph) -> list[tuple[str, str]]:
+def summary_lines(graph: Analysed) -> list[tuple[str, str]]:
     """Totals as (label, value) pairs, shared by every format."""
     return [
         ("parameters", f"{graph.total_params:,}"),
@@ -86,7 +91,7 @@ def summary_lines(graph: Graph) -> list[tuple[str, str]]:
 COLUMNS = ("layer", "type", "output", "params", "non-train.", "MACs", "other", "activ.", "RF/stride")
 
 
-def rows(graph: Graph) -> list[tuple[str, ...]]:
+def rows(graph: Analysed) -> list[tuple[str, ...]]:
     """One row of display strings per layer, after an input row."""
     first: tuple[str, ...] = ("input", "input", _shape(graph.input_shape), "", "", "", "",
                               _si(math.prod(graph.input_shape)), "1/1")
@@ -97,7 +102,7 @@ def rows(graph: Graph) -> list[tuple[str, ...]]:
     ]
 
 
-def to_markdown(graph: Graph) -> str:
+def to_markdown(graph: Analysed) -> str:
     """A GitHub-flavoured Markdown table plus totals."""
     lines = [f"## {graph.name}", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(row) + " |" for row in rows(graph)]
@@ -141,7 +146,7 @@ def _centred(title: str, width: int) -> list[str]:
     return [" " * max(0, (width - cell_width(line)) // 2) + line for line in lines]
 
 
-def _table(graph: Graph, table: list[tuple[str, ...]], columns: list[str], color: bool) -> list[str]:
+def _table(graph: Analysed, table: list[tuple[str, ...]], columns: list[str], color: bool) -> list[str]:
     """The table as lines: a centred title, a bold header, a rule, one line per row; every cell on one line,
     numbers right-aligned, three spaces between columns (as a rich SIMPLE_HEAD table without edges)."""
     keep = [COLUMNS.index(column) for column in columns]
@@ -157,7 +162,7 @@ def _table(graph: Graph, table: list[tuple[str, ...]], columns: list[str], color
             *(line([row[i] for i in keep]) for row in table)]
 
 
-def _compact(graph: Graph, width: int) -> list[str]:
+def _compact(graph: Analysed, width: int) -> list[str]:
     """One entry per layer, its figures wrapped between (never inside) `label value` pairs."""
     lines = [printable(f"{graph.name}  ({graph.path})"), ""]
     for row in rows(graph):
@@ -176,7 +181,7 @@ def _compact(graph: Graph, width: int) -> list[str]:
     return lines
 
 
-def table_lines(graph: Graph, width: int, color: bool = False) -> list[str]:
+def table_lines(graph: Analysed, width: int, color: bool = False) -> list[str]:
     """The table as lines of at most `width` characters (when its layer names allow), without trailing spaces.
 
     Less important columns are left out until the table fits; below the narrowest table, a compact layout."""
@@ -198,7 +203,7 @@ def table_lines(graph: Graph, width: int, color: bool = False) -> list[str]:
 _TRAILING = re.compile(r" +((?:\x1b\[[0-9;]*m)*)$")  # spaces before the end of a line (and its colour resets)
 
 
-def print_table(graph: Graph, width: int | None = None) -> None:
+def print_table(graph: Analysed, width: int | None = None) -> None:
     """Print the analysis table, fitted to `width` (default: COLUMNS, the terminal, or 100 columns)."""
     import sys
 

@@ -266,5 +266,25 @@ def _graph_from_resolved(resolved: Resolved, budget: Budget, rebuild: Callable[[
         graph = graph_from_document(resolved.document(), budget)
     except SpecError as exc:
         raise SpecError(explain(exc.diagnostics, resolved)) from None
-    graph.origin = Origin(resolved, rebuild)
+    graph.origin = Origin(resolved, _remembered(rebuild))
     return graph
+
+
+def _remembered(rebuild: Callable[[Sequence[str]], Graph]) -> Callable[[Sequence[str]], Graph]:
+    """`rebuild` validating each distinct list of extra overrides once (every target asks for the same ones when
+    it decides which parameters become builder arguments)."""
+    done: dict[tuple[str, ...], Graph | SpecError] = {}
+
+    def run(more: Sequence[str]) -> Graph:
+        key = tuple(more)
+        if key not in done:
+            try:
+                done[key] = rebuild(more)
+            except SpecError as exc:
+                done[key] = exc
+        found = done[key]
+        if isinstance(found, SpecError):
+            raise SpecError(found.diagnostics)
+        return found
+
+    return run

@@ -16,6 +16,10 @@ from typing import NamedTuple
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "spec" / "alexnet.yaml"
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "tensorflow")}
+# Commands run as after an install, with bytecode: pip compiles it for an installed package (and torch's), while
+# PYTHONDONTWRITEBYTECODE (set in some CI and sandbox shells) makes every start compile alexgen from source (~50
+# ms of CPU, a sixth of a first `analyze` here). The warm-up runs write alexgen's __pycache__ (git-ignored).
+ENV.pop("PYTHONDONTWRITEBYTECODE", None)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 

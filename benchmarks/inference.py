@@ -10,6 +10,8 @@ Run: python -m benchmarks.inference [--quick | --tiny] [--framework torch|keras|
 from __future__ import annotations
 
 import argparse
+import contextlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,13 +36,32 @@ def repeats(batch: int, args: argparse.Namespace) -> tuple[int, int]:
     return repetitions(args, full=(2, 7), quick=(1, 3))
 
 
+def compiled_model(module: Any, net: Net, batch: int) -> tuple[Any, float]:
+    """The generated model through torch.compile, and the seconds its first call (the compilation) took."""
+    import torch
+
+    model = module.build_model(compile=True).eval()
+    start = time.perf_counter()
+    with torch.inference_mode():
+        model(torch.randn(batch, 3, net.size, net.size))
+    return model, time.perf_counter() - start
+
+
 def torch_rows(net: Net, batches: list[int], args: argparse.Namespace) -> list[Row]:
     """Generated model as generated (eval, no_grad) and the hand-written one in NCHW and channels_last."""
     import torch
 
     torch.manual_seed(0)
     module = generated(net, "pytorch")
+    fast = module.build_model()
     models: list[tuple[str, str, Any, Callable[[], Any], bool]] = [
+        (
+            "torch_generated_predict",
+            "generated `predict(model, x)` (channels_last, inference_mode)",
+            lambda x: module.predict(fast, x),
+            contextlib.nullcontext,
+            False,
+        ),
         (
             "torch_generated",
             "generated, as generated (eval, no_grad)",
@@ -63,6 +84,10 @@ def torch_rows(net: Net, batches: list[int], args: argparse.Namespace) -> list[R
             False,
         ),
     ]
+    if not args.tiny:  # torch.compile's first call takes tens of seconds even for the tiny network
+        compiled, seconds = compiled_model(module, net, batches[0])
+        label = f"generated `build_model(compile=True)`, inference_mode (first call compiles: {seconds:.0f} s)"
+        models.insert(1, ("torch_generated_compiled", label, compiled, torch.inference_mode, False))
     rows = []
     for batch in batches:
         x = torch.randn(batch, 3, net.size, net.size)
@@ -87,6 +112,8 @@ def keras_rows(net: Net, batches: list[int], args: argparse.Namespace) -> list[R
     module = generated(net, "keras")
     model, reference = module.build_model(), keras_reference(net)
     calls: list[tuple[str, str, Callable[[Any], Any], bool]] = [
+        ("keras_generated_predict", "generated `make_predict_function(model)` (tf.function)",
+         module.make_predict_function(model), False),
         ("keras_generated", "generated, `model(x)` eager", lambda x: model(x, training=False), False),
         (
             "keras_generated_tf_function",

@@ -57,11 +57,20 @@ def goals(m: dict[str, float]) -> str:
     if "analyze_ratio" in m:
         rows.append(
             goal(
-                "`analyze` cold start at least 15x faster than the framework way",
+                "`analyze` cold start at least 15x faster than the framework way (repeat run, cached)",
                 f"{m['analyze_ratio']:.1f}x ({m['analyze_ms']:.0f} vs {m['framework_way_ms']:,.0f} ms)",
                 m["analyze_ratio"] >= 15,
             )
         )
+    if "analyze_first_ratio" in m:
+        rows.append(
+            goal(
+                "`analyze` cold start at least 15x faster than the framework way (first run, empty cache)",
+                f"{m['analyze_first_ratio']:.1f}x ({m['analyze_first_ms']:.0f} vs {m['framework_way_ms']:,.0f} ms)",
+                m["analyze_first_ratio"] >= 15,
+            )
+        )
+    if "render_ms" in m:
         rows.append(
             goal(
                 "`render` of every spec, both targets, formatted, under 1 s wall",
@@ -82,24 +91,22 @@ def goals(m: dict[str, float]) -> str:
                 )
             )
     for key, text, target in (
-        ("torch_generated_b32_peak", "PyTorch generated inference, batch 32, at least 80% of peak", 0.8),
+        ("torch_generated_predict_b32_peak", "PyTorch generated `predict`, batch 32, at least 80% of peak", 0.8),
         (
-            "keras_generated_b32_peak",
-            "Keras generated inference path, batch 32, at least 90% of peak (today the generated path is `model(x)`)",
+            "keras_generated_predict_b32_peak",
+            "Keras generated `make_predict_function`, batch 32, at least 90% of peak",
             0.9,
         ),
     ):
         if key in m:
             rows.append(goal(text, f"{m[key]:.0%}", m[key] >= target))
-    if "torch_generated_b32_ms" in m and "torch_reference_b32_ms" in m:
-        ratio = m["torch_reference_b32_ms"] / m["torch_generated_b32_ms"]
-        rows.append(
-            goal(
-                "PyTorch generated never slower than the hand-written torchvision-style module (batch 32)",
-                f"speed {ratio:.2f}x the reference",
-                ratio >= 0.97,
-            )
-        )
+    for generated_key, reference_key, text in (
+        ("torch_generated", "torch_reference", "PyTorch generated `model(x)` vs hand-written torchvision-style NCHW"),
+        ("torch_generated_predict", "torch_reference_cl", "PyTorch generated `predict` vs hand-written channels_last"),
+    ):
+        if f"{generated_key}_b32_ms" in m and f"{reference_key}_b32_ms" in m:
+            ratio = m[f"{reference_key}_b32_ms"] / m[f"{generated_key}_b32_ms"]
+            rows.append(goal(f"{text}, batch 32: never slower", f"speed {ratio:.2f}x", ratio >= 0.97))
     for key, text, target in (
         ("torch_generated_b32_peak_train", "PyTorch training step at least 60% of peak", 0.6),
         ("keras_generated_b32_peak_train", "Keras training step at least 70% of peak", 0.7),

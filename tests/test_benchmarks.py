@@ -38,8 +38,8 @@ def test_the_tiny_inference_run_measures_every_model_at_each_batch() -> None:
 
     text, metrics = inference.run(["--tiny", "--peak", "100", "--framework", "torch"])
     keys = {key.rsplit("_b", 1)[0] for key in metrics}
-    assert keys == {"torch_generated", "torch_reference", "torch_reference_cl"}, keys
-    assert text.count("| PyTorch |") == 3, text  # three models at batch 2
+    assert keys == {"torch_generated_predict", "torch_generated", "torch_reference", "torch_reference_cl"}, keys
+    assert text.count("| PyTorch |") == 4, text  # four models at batch 2 (torch.compile only outside --tiny)
 
 
 def test_run_writes_the_report_and_keeps_the_notes(tmp_path: Path) -> None:

@@ -238,3 +238,26 @@ def test_cli_check_with_set_num_classes_passes_on_full_size_alexnet() -> None:
                             check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert json.loads(result.stdout)["passed"]
+
+
+def test_each_trial_rebuild_is_validated_once_for_both_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deciding which parameters become arguments rebuilds the spec with each one changed; the two targets ask
+    for the same rebuilds, which are validated once and give the same modules as validating them again."""
+    from alexgen import validate
+    from alexgen.render import TARGETS, render_outputs
+
+    spec = ROOT / "spec" / "vgg16.yaml"
+    reference = render_outputs([(load_graph(spec, "spec/vgg16.yaml"), "spec/vgg16.yaml")], list(TARGETS))
+    calls: list[tuple[str, ...]] = []
+    real = validate.load_graph
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(tuple(args[3]) if len(args) > 3 else tuple(kwargs.get("sets", ())))  # type: ignore[arg-type]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(validate, "load_graph", counted)
+    graph = validate.load_graph(spec, "spec/vgg16.yaml")
+    outputs = render_outputs([(graph, "spec/vgg16.yaml")], list(TARGETS))
+    assert [o.text for o in outputs] == [o.text for o in reference]
+    assert calls[0] == () and len(calls) > 1, calls  # the spec, then its trial rebuilds
+    assert len(calls[1:]) == len(set(calls[1:])), calls  # each distinct rebuild once, not once per target

@@ -356,3 +356,17 @@ def test_gitignore_covers_what_the_readme_examples_write() -> None:
         ["git", "check-ignore", "--no-index", *sorted(written)], cwd=ROOT, capture_output=True, text=True, check=False
     ).stdout.split()
     assert sorted(ignored) == sorted(written)
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("level", [None, "0"])
+def test_a_generated_keras_module_hides_tensorflow_info_lines_unless_the_user_chose_a_level(level: str | None) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in QUIET_DEFAULTS}
+    if level is not None:
+        env["TF_CPP_MIN_LOG_LEVEL"] = level
+    code = "import generated.keras.alexnet_mnist as m; m.build_model()"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                            check=True, timeout=300)
+    # cpu_feature_guard is an INFO line; oneDNN's announcement comes before TensorFlow's logging reads the level,
+    # and turning oneDNN off to hide it would cost speed (docs/troubleshooting in README).
+    assert ("cpu_feature_guard" in result.stderr) == (level == "0"), result.stderr

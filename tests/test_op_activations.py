@@ -115,7 +115,7 @@ def test_a_framework_default_fails_the_check_at_that_layer(monkeypatch: pytest.M
 
 
 def test_the_float64_allowances_follow_from_the_float32_constants() -> None:
-    """Leaky slope 0.2 and gelu's 1/sqrt(2) are not float32 numbers; 0.25 is, and the tanh form gets none."""
+    """The leaky slope 0.2 is not a float32 number, 0.25 is."""
     from alexgen.ops import gelu, leaky_relu
 
     def slope(value: float) -> leaky_relu.LeakyReLU:
@@ -126,21 +126,8 @@ def test_the_float64_allowances_follow_from_the_float32_constants() -> None:
     rounding = abs(0.2 - float(np.float32(0.2)))
     assert allowance.relative == allowance.gradient == pytest.approx(rounding / 0.2) and 1e-8 < rounding / 0.2 < 2e-8
     assert leaky_relu.float64_allowance(slope(0.25)) is None and leaky_relu.float64_allowance(slope(0.0)) is None
-    exact = gelu.float64_allowance(gelu.GELU(type="gelu", name="g"))
-    tanh = gelu.float64_allowance(gelu.GELU(type="gelu", name="g", approximate="tanh"))
-    assert exact is not None and tanh is not None
-    x = np.linspace(-8, 8, 160001)  # the largest difference each float32 constant makes, computed
-    erf = np.vectorize(math.erf)
-    c32 = float(np.float32(math.sqrt(0.5)))
-    measured = np.abs(0.5 * x * (1 + erf(x * math.sqrt(0.5))) - 0.5 * x * (1 + erf(x * c32))).max()
-    assert 0.95 * exact.absolute <= measured <= exact.absolute * 1.0001
-
-    def tanh_form(k: float) -> np.ndarray:
-        return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + k * x**3)))
-
-    measured = np.abs(tanh_form(0.044715) - tanh_form(float(np.float32(0.044715)))).max()
-    assert 0.95 * tanh.absolute <= measured <= tanh.absolute * 1.0001
-    assert exact.gradient > 0 and tanh.gradient > 0 and max(exact.gradient, tanh.gradient) < 1e-7  # << 1e-6
+    # gelu needs none: the generated Keras GELU writes its constants in the tensors' dtype (keras.ops)
+    assert gelu.OP.allowance(gelu.GELU(type="gelu", name="g")) is None
 
 
 def test_the_check_shows_the_allowance_where_it_is_used() -> None:
@@ -156,6 +143,6 @@ def test_the_check_shows_the_allowance_where_it_is_used() -> None:
     assert leaky.max_rel is not None and leaky.max_rel > 1e-9  # above the plain tolerance: the allowance decides
     assert leaky.bound is not None and 1.5e-8 < leaky.bound < 2e-8
     assert elu.detail == "" and elu.bound == pytest.approx(1e-9)
-    assert "gelu" in rows["layer gelu_exact (float64)"].detail
+    assert rows["layer gelu_exact (float64)"].detail == ""
     gradients = rows["step 1 (rmsprop, lr 0.001) gradients"]
-    assert gradients.passed and "leaky, gelu_tanh, gelu_exact" in gradients.detail
+    assert gradients.passed and "float64 allowance 1.5e-08 for leaky (float32 constants)" in gradients.detail

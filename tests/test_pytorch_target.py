@@ -80,7 +80,7 @@ def test_padding_decisions_become_explicit_modules(layer: str, expected: list[st
 def test_lrn_alpha_is_multiplied_by_size_and_computes_the_papers_formula(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     source = render(spec("- {type: lrn, name: norm, size: 5, alpha: 0.01, beta: 0.75, bias: 2.0}", "[3, 3, 7]"))
-    assert '("norm", nn.LocalResponseNorm(5, alpha=0.05, beta=0.75, k=2.0)),' in source
+    assert '("norm", LocalResponseNorm(5, alpha=0.05, beta=0.75, k=2.0)),' in source
     module = import_module(source, "pt_lrn", tmp_path)
     x = torch.randn(2, 7, 3, 3) * 3
     expected = torch.empty_like(x)
@@ -247,3 +247,39 @@ def test_reserved_attribute_list_covers_this_torch() -> None:
 def test_spec_names_whose_class_would_shadow_a_module_name_are_diagnosed(name: str) -> None:
     with pytest.raises(RenderError, match="cannot use the class name"):
         render(spec("- {type: flatten, name: flat}", name=name), name)
+
+
+TORCHVISION_TAIL = """
+    - {type: conv2d, name: conv1, filters: 4, kernel_size: 3, activation: relu}
+    - {type: adaptive_avg_pool2d, name: avgpool, output_size: 3}
+    - {type: flatten, name: flatten}
+    - {type: dense, name: classifier_fc, units: 5}
+"""
+
+
+def test_an_adaptive_pool_before_the_flatten_sits_apart_as_torchvisions_avgpool(tmp_path: Path) -> None:
+    import torch
+
+    source = render(spec(TORCHVISION_TAIL))
+    init = source[source.index("self.features"):source.index("self.reset_parameters()")]
+    assert init.index("self.features") < init.index("self.avgpool = nn.AdaptiveAvgPool2d(3)") < init.index(
+        "self.classifier")
+    assert ('("avgpool"' not in source)  # not also inside features
+    forward = source[source.index("def forward"):]
+    assert forward.index("self.features(x)") < forward.index("self.avgpool(x)") < forward.index("torch.flatten(x, 1)")
+    model = import_module(source, "probe_avgpool", tmp_path).build_model(channels_last=False)
+    assert [name for name, _ in model.named_children()] == ["features", "avgpool", "classifier"]
+    x = torch.randn(2, 3, 16, 16)
+    expected = model.classifier(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(model.features(x), 3), 1))
+    torch.testing.assert_close(model(x), expected)
+
+
+def test_an_adaptive_pool_followed_by_more_features_stays_inside_them() -> None:
+    source = render(spec("""
+        - {type: adaptive_avg_pool2d, name: squeeze, output_size: 8}
+        - {type: conv2d, name: conv1, filters: 4, kernel_size: 3}
+        - {type: flatten, name: flatten}
+        - {type: dense, name: fc, units: 5}
+    """))
+    assert '("squeeze", nn.AdaptiveAvgPool2d(8))' in source
+    assert "self.squeeze" not in source

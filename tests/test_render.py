@@ -19,7 +19,7 @@ from alexgen.validate import load_graph
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = spec_files(ROOT / "spec")
 STDLIB = {"__future__", "collections", "math", "typing"}
-ALLOWED_IMPORTS = {"keras": {"keras", "numpy", "safetensors", "tensorflow", *STDLIB},  # tf: make_predict_function
+ALLOWED_IMPORTS = {"keras": {"keras", "numpy", "safetensors", "tensorflow", "os", *STDLIB},  # os: TF log level
                    "pytorch": {"torch", "numpy", "safetensors", *STDLIB}}  # never alexgen
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from alexgen.cli import cli
 from alexgen.validate import load_graph
-from tests.conftest import ROOT, SPEC_DIR
+from tests.conftest import ROOT, SMALL, SPEC_DIR, small_variant
 
 pytestmark = [pytest.mark.keras, pytest.mark.torch]
 pytest.importorskip("torch")
@@ -271,31 +270,6 @@ def test_a_new_run_needs_a_target(tiny: Path, tmp_path: Path) -> None:
 
 
 # --- every spec, real data ----------------------------------------------------------------------------------------
-
-# The bundled specs at their full depth, with a small input, 16-unit hidden dense layers and 10 classes: at full
-# size (60M parameters, batch 2, 4 examples) one spec took 67 s (PyTorch) and 92 s (Keras), mostly writing ~1 GB of
-# checkpoints; these variants take 1-10 s each. Entries: input shape, hidden dense layers, output layer.
-SMALL: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "alexnet": ("[67, 67, 3]", ("fc6", "fc7"), "predictions"),
-    "alexnet_bn": ("[67, 67, 3]", ("fc6", "fc7"), "predictions"),
-    "alexnet_bn_l2": ("[67, 67, 3]", ("fc6", "fc7"), "fc8"),
-    "alexnet_paper": ("[67, 67, 3]", ("fc6", "fc7"), "predictions"),
-    "alexnet_plain": ("[67, 67, 3]", ("fc6", "fc7"), "predictions"),
-    "alexnet_two_tower": ("[67, 67, 3]", ("t1_fc6", "t2_fc6", "t1_fc7", "t2_fc7"), "predictions"),
-    "vgg16": ("[32, 32, 3]", ("fc1", "fc2"), "predictions"),
-}
-
-
-def small_variant(folder: Path, name: str) -> Path:
-    """`name` extended: small input, 16-unit hidden dense layers, 10 classes (spec/ copied next to it)."""
-    if not (folder / "spec").is_dir():
-        shutil.copytree(SPEC_DIR, folder / "spec")
-    shape, dense, output = SMALL[name]
-    update = "".join(f"  {layer}: {{units: 16}}\n" for layer in dense) + f"  {output}: {{units: 10}}\n"
-    path = folder / "spec" / f"small_{name}.yaml"
-    path.write_text(f"alexgen: 1\nextends: {name}.yaml\nname: small_{name}\ninput_shape: {shape}\nupdate:\n{update}")
-    return path
-
 
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("name", sorted([*SMALL, "alexnet_mnist"]))

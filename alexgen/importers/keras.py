@@ -11,6 +11,7 @@ from alexgen.importers import Options, fail
 from alexgen.importers.draft import Draft, Item, Names, Origin, Problems
 from alexgen.importers.emit import ACTIVATIONS, dispatch, fuse_pads, int_or_pair, output_order, snake_name
 from alexgen.importers.emit import padding_value as spec_padding
+from alexgen.keras_io import KerasLoadError, generated_class, missing_message, unregistered
 
 COMMON = {"name", "trainable", "dtype"}  # every layer's config has these; trainable and dtype are checked
 INITIALIZERS = {"GlorotUniform": "glorot_uniform", "GlorotNormal": "glorot_normal", "HeNormal": "he_normal",
@@ -18,7 +19,7 @@ INITIALIZERS = {"GlorotUniform": "glorot_uniform", "GlorotNormal": "glorot_norma
 TAGGED = {"RandomNormal": ("random_normal", ("mean", "stddev")), "TruncatedNormal": ("truncated_normal",
           ("mean", "stddev")), "RandomUniform": ("random_uniform", ("minval", "maxval")),
           "Constant": ("constant", ("value",))}
-ALEXGEN = "alexgen>"  # registered names of the classes alexgen generates
+ALEXGEN = "alexgen>"  # dispatch prefix of the classes alexgen generates (registered as alexgen.<spec>>Name)
 
 
 class _Skip(Exception):
@@ -276,11 +277,11 @@ CONVERTERS: dict[str, Callable[[Context], dict[str, Any]]] = {
 
 
 def class_key(layer: Any) -> str:
-    """The dispatch key: Keras's own class name, or `alexgen>Name` for classes alexgen generates."""
+    """The dispatch key: Keras's own class name, or `alexgen>Name` for classes alexgen generates (any module's)."""
     import keras
 
-    registered = keras.saving.get_registered_name(type(layer))
-    return registered if registered.startswith(ALEXGEN) else type(layer).__name__
+    generated = generated_class(keras.saving.get_registered_name(type(layer)))
+    return f"{ALEXGEN}{generated}" if generated else type(layer).__name__
 
 
 def graph_layers(model: Any, source: str, problems: Problems) -> list[tuple[Any, list[str]]]:
@@ -340,11 +341,24 @@ def convert(layer: Any, inputs: list[str], source: str, problems: Problems, note
                 owner=layer.name, probe=layer.name)
 
 
+def unregistered_classes(path: Path) -> list[str]:
+    """The generated classes a .keras file needs that are not registered (none if the file is unreadable:
+    Keras then says why)."""
+    try:
+        return unregistered(path)
+    except KerasLoadError:
+        return []
+
+
 def load(obj: Any, source: str) -> Any:
     """The model: as given, or loaded from a .keras file (safe mode: no code from the file runs)."""
     import keras
 
     if isinstance(obj, Path):
+        missing = unregistered_classes(obj)
+        if missing:
+            raise fail(source, missing_message(obj, missing), "a .keras file of a generated model loads "
+                       "where its module is imported: alexgen.keras_io.load_keras_model(path, module=...) in Python")
         try:
             return keras.saving.load_model(obj, safe_mode=True)
         except Exception as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alexgen.importers.draft import Origin, Problems
+from alexgen.keras_io import generated_class
 
 OPTIMIZERS = {"SGD": ("sgd", ("momentum", "nesterov")), "Adam": ("adam", ("beta_1", "beta_2", "epsilon")),
               "Adadelta": ("adadelta", ("rho", "epsilon")),
@@ -27,8 +28,8 @@ def float32(value: float) -> float:
 
 def optimizer(config: dict[str, Any], origin: Origin, problems: Problems) -> dict[str, Any] | None:
     """The optimizer, every hyperparameter explicit."""
-    key = config.get("registered_name") or config.get("class_name")
-    key = key if str(key).startswith("alexgen>") else config.get("class_name")
+    generated = generated_class(str(config.get("registered_name") or ""))
+    key = f"alexgen>{generated}" if generated else config.get("class_name")
     if key not in OPTIMIZERS:
         problems.add(origin.problem(f"the optimizer {key!r} has no spec equivalent", f"supported: "
                                     f"{', '.join(OPTIMIZERS)}"))

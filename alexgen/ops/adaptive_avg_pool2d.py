@@ -46,5 +46,5 @@ def pytorch(node: Node[AdaptiveAvgPool2D]) -> list[Module]:
     return [Module(node.name, call("nn.AdaptiveAvgPool2d", pair_text((node.shape[0], node.shape[1]))))]
 
 
-OP = Op("adaptive_avg_pool2d", AdaptiveAvgPool2D, analyze, keras, pytorch, pooling=True,
+OP = Op("adaptive_avg_pool2d", AdaptiveAvgPool2D, analyze, keras, pytorch, pooling=True, held_apart=True,
         describe=lambda node: f"to {describe_pair((node.shape[0], node.shape[1]))}", colour="#fce5cd")

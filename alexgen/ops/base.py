@@ -47,9 +47,8 @@ class Helper:
 class Allowance:
     """A float64 difference a *correct* conversion of one op shows, and its cause (docs/check.md, "Allowances").
 
-    A framework that computes the op through a float32 constant (TensorFlow's leaky_relu slope attribute, the
-    1/sqrt(2) of its exact gelu) makes the float64 reference differ from float64 arithmetic by that constant's
-    rounding. The check adds the allowance to the layer's float64 limit, and `gradient` to the limit of the
+    A framework that computes the op through a float32 constant (TensorFlow's leaky_relu slope attribute) makes
+    the float64 reference differ from float64 arithmetic by that constant's rounding. The check adds the allowance to the layer's float64 limit, and `gradient` to the limit of the
     gradient rows of a network holding the op, and prints `reason` in those rows.
     """
 
@@ -90,6 +89,7 @@ class Op(Generic[L]):
     flat: Flat = "new"  # how a 1-D output's element order relates to its inputs' (see weights.flat_segments)
     pooling: bool = False  # ends a commented block of a chain
     trails_block: bool = False  # stays in the block before it when that block just ended (a dropout after a pool)
+    held_apart: bool = False  # last before a chain's flatten: its own attribute, as torchvision's `avgpool` is
     may_alias_input: bool = False  # PyTorch may return the input tensor itself (in-place after it is unsafe)
     output_activation: Callable[[L], str | None] | None = None  # the activation the layer ends with
     fused_activation: bool = False  # that activation is a separate module / call after the layer's own

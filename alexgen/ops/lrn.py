@@ -45,10 +45,10 @@ def analyze(layer: LRN, shapes: list[Shape], fields: list[Field]) -> LayerStats:
 
 
 def pytorch(node: Node[LRN]) -> list[Module]:
-    """nn.LocalResponseNorm with alpha * size: PyTorch divides alpha by size, the spec's formula does not."""
+    """The generated LocalResponseNorm with alpha * size: PyTorch divides alpha by size, the spec's formula does not."""
     layer = node.layer
     note = f"alpha = {layer.alpha!r} x size {layer.size}: PyTorch divides alpha by size, the paper does not"
-    return [Module(node.name, call("nn.LocalResponseNorm", layer.size, alpha=literal(layer.alpha * layer.size),
+    return [Module(node.name, call("LocalResponseNorm", layer.size, alpha=literal(layer.alpha * layer.size),
                                    beta=layer.beta, k=layer.bias), note)]
 
 
@@ -76,5 +76,6 @@ def diagnose(run: Any) -> list[Alternative]:
 
 
 OP = Op("lrn", LRN, analyze, keras_simple("LocalResponseNormalization", "size", "alpha", "beta", "bias"), pytorch,
-        keras_helpers=lambda node: [Helper("keras/lrn.py.jinja", "LocalResponseNormalization")], diagnose=diagnose,
+        keras_helpers=lambda node: [Helper("keras/lrn.py.jinja", "LocalResponseNormalization")],
+        pytorch_helpers=lambda node: [Helper("pytorch/lrn.py.jinja", "LocalResponseNorm")], diagnose=diagnose,
         describe=describe, colour="#e6d9f2")

@@ -32,38 +32,35 @@ ANNOTATIONS = {"int": "int", "float": "float"}
 SHAPE_COMMENT = re.compile(r"\s+# -> [0-9x]+$")  # the output shape printed after a layer (for the defaults)
 
 
-class SymInt(int):
-    """An integer layer field that prints as the code computing it."""
+class Symbolic:
+    """A number that prints as the code computing it (mixed into int and float)."""
 
     code: str
 
-    def __new__(cls, value: int, code: str) -> SymInt:
-        """The value, remembering its code."""
-        made = super().__new__(cls, value)
-        made.code = code
-        return made
-
     def __repr__(self) -> str:
         return self.code
+
+
+class SymInt(Symbolic, int):
+    """An integer layer field that prints as the code computing it."""
 
     __str__ = int.__repr__
 
 
-class SymFloat(float):
+class SymFloat(Symbolic, float):
     """A number layer field that prints as the code computing it."""
 
-    code: str
-
-    def __new__(cls, value: float, code: str) -> SymFloat:
-        """The value, remembering its code."""
-        made = super().__new__(cls, value)
-        made.code = code
-        return made
-
-    def __repr__(self) -> str:
-        return self.code
-
     __str__ = float.__repr__
+
+
+def number_with_code(value: object, code: str) -> Symbolic | None:
+    """The int or float value remembering its code; None for any other value."""
+    kind = {int: SymInt, float: SymFloat}.get(type(value))
+    if kind is None:
+        return None
+    made: Symbolic = kind(value)
+    made.code = code
+    return made
 
 
 @dataclass(frozen=True)
@@ -149,7 +146,7 @@ def symbolic(graph: Graph, exposed: set[str]) -> Graph:
         index, key = path[1], path[2]
         value: Any = getattr(layers[index], key, None)
         code = expression_code(text, params, exposed)
-        sym = SymInt(value, code) if type(value) is int else SymFloat(value, code) if type(value) is float else None
+        sym = number_with_code(value, code)
         if sym is not None:
             layers[index] = layers[index].model_copy(update={key: sym})
             changed = True
@@ -245,10 +242,10 @@ def _reason(graph: Graph, build: Build, meta: Meta, param: Param, plain: Context
     if leak is not None:
         return f"it is used outside the network definition, in {leak}"
     if first_difference(own, plain, code_fields) is None:
-        other = _changed(graph, build, meta, param)
+        other = _changed(graph, build, meta, param, own)
         return "it does not change the generated network" if other is None or other[1] is None else (
             f"changing it changes the {other[1]}, which the module does not compute from an argument")
-    other = _changed(graph, build, meta, param)
+    other = _changed(graph, build, meta, param, own)
     if other is None:
         return "no other value of it gives a valid network to compare with"
     if other[1] is not None:
@@ -256,10 +253,10 @@ def _reason(graph: Graph, build: Build, meta: Meta, param: Param, plain: Context
     return None
 
 
-def _changed(graph: Graph, build: Build, meta: Meta, param: Param) -> tuple[Any, str | None] | None:
-    """(another value, the first code line it changes or None), or None when no other value is valid."""
+def _changed(graph: Graph, build: Build, meta: Meta, param: Param, own: Context) -> tuple[Any, str | None] | None:
+    """(another value, the first code line it changes from `own` (the context with `param` as an argument), or
+    None), or None when no other value is valid."""
     assert graph.origin is not None
-    own = build(symbolic(graph, {param.name}), meta)
     code_fields = [f.name for f in fields(own) if f.name not in DEFAULTS_ONLY]
     for value in candidates(param.value):
         try:

@@ -9,6 +9,7 @@ from typing import Any
 from alexgen import spec as s
 from alexgen.diagnostics import Diagnostic
 from alexgen.graph import INPUT, Graph, Node
+from alexgen.keras_io import package_of
 from alexgen.ops import OPS, KerasLayer
 from alexgen.targets import common
 from alexgen.targets.common import Block, Context, Meta, TargetError
@@ -28,6 +29,8 @@ class KerasContext(Context):
     """Everything the Keras template prints."""
 
     model_name: str = ""
+    keras_package: str = ""  # alexgen.<spec name>: where the module registers its classes
+    custom_classes: list[str] = field(default_factory=list)  # what a .keras file of the model may name
     sequential: bool = True
     blocks: list[Block] = field(default_factory=list)
     output_var: str = ""
@@ -127,10 +130,13 @@ def build_context(graph: Graph, meta: Meta) -> KerasContext:
     context = KerasContext(**vars(base))
     context.helpers = helpers
     context.model_name = repr(graph.name)
+    context.keras_package = package_of(graph.name)  # the spec name is snake_case: nothing to escape
     context.sequential = graph.is_chain
     context.blocks = body
     context.output_var = output_var
     context.needs_coupled_sgd = isinstance(training.optimizer, s.SGD) and training.optimizer.weight_decay > 0
+    context.custom_classes = [helper.name for helper in helpers] + (["SGDWithCoupledWeightDecay"] *
+                                                                    context.needs_coupled_sgd)
     context.optimizer = optimizer(training)
     context.loss = loss(training, not common.output_is_probability(graph))
     context.metrics = metrics(training)

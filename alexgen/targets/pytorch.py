@@ -173,27 +173,47 @@ def sequential_lines(nodes: list[tuple[Node[Any], list[Module]]], seen: set[str]
     return lines
 
 
+def slotted(graph: Graph, boundary: Node[Any] | None) -> Node[Any] | None:
+    """The layer just before a chain's flatten that sits apart, as torchvision's `avgpool` does, if any."""
+    index = graph.nodes.index(boundary) if boundary is not None else 0
+    last = graph.nodes[index - 1] if index > 0 else None
+    if last is None or not last.op.held_apart or not last.op.pytorch:
+        return None
+    mods = node_modules(graph, last)
+    return last if len(mods) == 1 else None
+
+
 def chain_body(graph: Graph) -> Body:
-    """features / classifier blocks and a torchvision-style forward for a chain."""
+    """features / (avgpool) / classifier and a torchvision-style forward for a chain."""
     sections: dict[str, list[Block]] = {"features": [], "classifier": []}
     paths: dict[str, str] = {}
     named: list[tuple[Node[Any], str]] = []
     seen: set[str] = set()
     boundary = next((n for n in graph.nodes if len(n.shape) == 1), None)
     flatten_boundary = boundary is not None and boundary.op.flat == "flatten"  # torch.flatten in forward
+    apart = slotted(graph, boundary) if flatten_boundary else None
     for title, nodes in blocks(graph):
         section = "features" if len(nodes[0].shape) == 3 else "classifier"
-        emitted = [(n, node_modules(graph, n)) for n in nodes if not (n is boundary and flatten_boundary)]
+        emitted = [(n, node_modules(graph, n)) for n in nodes
+                   if not (n is boundary and flatten_boundary) and n is not apart]
         for node, mods in emitted:
             named += [(node, m.name) for m in mods]
             paths[node.name] = f"{section}.{node.name}"
         if emitted:
             sections[section].append(Block(title, sequential_lines(emitted, seen)))
-    check_names(graph, named)
+    attributes: list[str] = []
     forward = ["x = self.features(x)"] if sections["features"] else []
+    if apart is not None:
+        mod = node_modules(graph, apart)[0]
+        attributes = [*note(mod, BODY_INDENT, seen), *trailing(f"self.{mod.name} = {mod.code}", f"-> {chw(apart)}",
+                                                              BODY_INDENT)]
+        forward.append(f"x = self.{mod.name}(x)")
+        paths[apart.name] = mod.name
+        named.append((apart, mod.name))
+    check_names(graph, named)
     forward += ["x = torch.flatten(x, 1)"] if flatten_boundary else []
     forward += ["x = self.classifier(x)"] if sections["classifier"] else []
-    return Body(sections["features"], sections["classifier"], [], [*forward, "return x"], paths)
+    return Body(sections["features"], sections["classifier"], attributes, [*forward, "return x"], paths)
 
 
 def graph_body(graph: Graph, reserved: frozenset[str] = RESERVED) -> Body:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -129,27 +130,10 @@ class TorchTrainer:
         settings, data = self.settings, self.plan.data
         train_transform, eval_transform = transforms(data.input_shape, self.augmentation(), data.train, settings.seed)
         batch = per_rank_batch(settings.batch_size, self.ranks)
-        ranks, workers = self.ranks, settings.workers
-        train = torch_loader(
-            data.train,
-            train_transform,
-            batch_size=batch,
-            shuffle=True,
-            seed=settings.seed,
-            rank=ranks.rank,
-            world_size=ranks.world_size,
-            workers=workers,
-        )
-        val = torch_loader(
-            data.val,
-            eval_transform,
-            batch_size=batch,
-            shuffle=False,
-            seed=settings.seed,
-            rank=ranks.rank,
-            world_size=ranks.world_size,
-            workers=workers,
-        )
+        load = partial(torch_loader, batch_size=batch, seed=settings.seed, rank=self.ranks.rank,
+                       world_size=self.ranks.world_size, workers=settings.workers)
+        train = load(data.train, train_transform, shuffle=True)
+        val = load(data.val, eval_transform, shuffle=False)
         return train, val
 
     def augmentation(self) -> Any:
