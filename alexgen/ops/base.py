@@ -48,8 +48,9 @@ class Allowance:
     """A float64 difference a *correct* conversion of one op shows, and its cause (docs/check.md, "Allowances").
 
     A framework that computes the op through a float32 constant (TensorFlow's leaky_relu slope attribute) makes
-    the float64 reference differ from float64 arithmetic by that constant's rounding. The check adds the allowance to the layer's float64 limit, and `gradient` to the limit of the
-    gradient rows of a network holding the op, and prints `reason` in those rows.
+    the float64 reference differ from float64 arithmetic by that constant's rounding. The check adds the allowance
+    to the layer's float64 limit, and `gradient` to the limit of the gradient rows of a network holding the op,
+    and prints `reason` in those rows.
     """
 
     reason: str
