@@ -1,7 +1,8 @@
 """Prove that the Keras and PyTorch renderings of a spec are the same network and the same training steps.
 
 Modules: common (rows, errors, bounds, seeded data), keras_side (the reference, any backend), worker (that
-reference in its own process), torch_side, forward (per-layer rows), diagnosis, training, run, report.
+reference in its own process), torch_side, forward (per-layer rows), diagnosis, training, training_diagnosis,
+run, report.
 """
 
 from alexgen.check.common import TOLERANCE, Row, errors, floatx, random_weights

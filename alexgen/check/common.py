@@ -33,13 +33,19 @@ class Row:
     bound: float | None = None
 
 
-def errors(reference: Array, other: Array, scale: float | None = None) -> tuple[float, float]:
-    """Max absolute error and that error relative to `scale` (default: the reference's largest magnitude)."""
+def errors(reference: Array, other: Array, scale: float | None = None, scratch: bool = False) -> tuple[float, float]:
+    """Max absolute error and that error relative to `scale` (default: the reference's largest magnitude).
+
+    `scratch`: `other` is a float64 array the caller no longer needs, used for the difference (no temporary).
+    """
     import numpy as np
 
     if not reference.size:
         return 0.0, 0.0
-    diff = float(np.abs(reference.astype(np.float64) - other.astype(np.float64)).max())
+    reuse = scratch and other.dtype == np.float64 and other.shape == np.broadcast_shapes(reference.shape, other.shape)
+    difference = np.subtract(reference, other, out=other if reuse else None, dtype=np.float64)
+    diff = float(np.abs(difference, out=difference).max())
+    del difference
     scale = float(np.abs(reference).max()) if scale is None else scale
     return diff, diff / scale if scale else diff
 

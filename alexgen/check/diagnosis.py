@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 def diagnose(run: LayerRun, expected: Array, rel_err: float, limit: float) -> str:
-    """"<layer> differs (rel x); <condition> it agrees to y: <cause>", or what was tried without success."""
+    """ "<layer> differs (rel x); <condition> it agrees to y: <cause>", or what was tried without success."""
     name = run.node.name
     hook = run.node.op.diagnose
     head = f"{name} differs (rel {rel_err:.2g})"

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from alexgen.check.common import Row, condition, errors, layer_rows_summary, rounding_bound
 from alexgen.check.diagnosis import diagnose
 from alexgen.check.torch_side import TorchSide
-from alexgen.graph import Graph
+from alexgen.graph import Graph, Node
 
 if TYPE_CHECKING:
     from alexgen.check.common import Array
@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 def layer_rows(side: TorchSide, reference: Mapping[str, Array], x: Array, tolerance: float) -> list[Row]:
     """One row per layer PyTorch computes with a module: its output given the reference's input.
 
-    float64 rows pass within max(tolerance, rounding bound) and get a diagnosis when they fail; float32 rows pass
-    within their rounding bound (fan-in and epsilon, docs/check.md).
+    float64 rows pass within max(tolerance, rounding bound) plus the op's float64 allowance and get a diagnosis
+    when they fail; float32 rows pass within their rounding bound (fan-in and epsilon, docs/check.md).
     """
     graph, dtype = side.graph, side.dtype
     outputs = {n.name: reference[f"out/{n.name}"] for n in graph.nodes}
@@ -38,12 +38,23 @@ def layer_rows(side: TorchSide, reference: Mapping[str, Array], x: Array, tolera
         abs_err, rel_err = errors(expected, got)
         scale = float(np.abs(expected).max()) if expected.size else 0.0
         bound = rounding_bound(node, dtype, condition(node.op.activation(node.layer), pre, scale))
-        limit = max(tolerance, bound) if dtype == "float64" else bound
-        detail = ""
-        if rel_err > limit and dtype == "float64":
-            detail = diagnose(run, expected, rel_err, limit)
+        limit, detail = bound, ""
+        if dtype == "float64":
+            extra, detail = allowed(node, scale)
+            limit = max(tolerance, bound) + extra
+            if rel_err > limit:
+                detail = "; ".join(filter(None, [diagnose(run, expected, rel_err, limit), detail]))
         rows.append(Row(label, rel_err <= limit, detail, abs_err, rel_err, limit))
     return rows
+
+
+def allowed(node: Node[Any], scale: float) -> tuple[float, str]:
+    """The op's float64 allowance relative to the output's largest magnitude, and the note naming its cause."""
+    allowance = node.op.allowance(node.layer)
+    if allowance is None:
+        return 0.0, ""
+    extra = allowance.relative + (allowance.absolute / scale if scale else 0.0)
+    return extra, f"float64 allowance {extra:.1e}: {allowance.reason}"
 
 
 def end_to_end_row(side: TorchSide, reference: Mapping[str, Array], x: Array) -> Row:
@@ -57,8 +68,13 @@ def end_to_end_row(side: TorchSide, reference: Mapping[str, Array], x: Array) ->
     if got.shape != expected.shape:
         return Row(f"end to end ({side.dtype}, information)", True, f"shape {got.shape} != {expected.shape}")
     abs_err, rel_err = errors(expected, got)
-    return Row(f"end to end ({side.dtype}, information)", True,
-               f"{graph.output.name} after {len(graph.nodes)} layers; not a verdict", abs_err, rel_err)
+    return Row(
+        f"end to end ({side.dtype}, information)",
+        True,
+        f"{graph.output.name} after {len(graph.nodes)} layers; not a verdict",
+        abs_err,
+        rel_err,
+    )
 
 
 def forward_rows(side: TorchSide, reference: Mapping[str, Array], x: Array, tolerance: float) -> list[Row]:

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from alexgen import weights as w
 from alexgen.check.common import floatx
 from alexgen.graph import Graph
 
@@ -27,33 +26,59 @@ def keras_module(graph: Graph, spec_path: str) -> ModuleType:
     return generated_module(graph, spec_path, "keras")
 
 
-def cast(tensors: dict[str, Array], dtype: str) -> dict[str, Array]:
-    """Every tensor in `dtype` (the float32 draws are exact in float64)."""
-    return {key: value.astype(dtype) for key, value in tensors.items()}
+def load(graph: Graph, model: Any, tensors: dict[str, Array], dtype: str) -> None:
+    """Set a Keras model's weights one layer at a time, each cast to `dtype` (the float32 draws are exact in
+    float64): no second copy of the whole model."""
+    for node in graph.weighted:
+        model.get_layer(node.name).set_weights(
+            [tensors[f"{node.name}.{slot.name}"].astype(dtype) for slot in node.slots]
+        )
+
+
+def round_trip(graph: Graph, model: Any, tensors: dict[str, Array], dtype: str) -> bool:
+    """The model's weights read back equal the neutral tensors cast to `dtype`, compared one layer at a time."""
+    import numpy as np
+
+    for node in graph.weighted:
+        back = model.get_layer(node.name).get_weights()
+        if len(back) != len(node.slots):
+            return False
+        for slot, value in zip(node.slots, back, strict=True):
+            if not np.array_equal(value, tensors[f"{node.name}.{slot.name}"].astype(dtype)):
+                return False
+    return True
 
 
 def forward(graph: Graph, module: ModuleType, dtype: str, tensors: dict[str, Array], x: Array) -> Records:
     """Every layer's output in inference mode, plus counts, shapes and the neutral round trip of the weights."""
-    import keras
+    import gc
+
     import numpy as np
 
     with floatx(dtype):
         model = module.build_model()
-        start = cast(tensors, dtype)
-        w.neutral_to_keras(graph, model, start)
-        back = w.keras_to_neutral(graph, model)
-        same = set(back) == set(start) and all(np.array_equal(back[k], start[k]) for k in start)
-        records: Records = {"roundtrip": np.array([int(same)])}
+        load(graph, model, tensors, dtype)
+        records: Records = {"roundtrip": np.array([int(round_trip(graph, model, tensors, dtype))])}
         for node in graph.nodes:
             layer = model.get_layer(node.name)
             records[f"params/{node.name}"] = np.array([layer.count_params()])
             records[f"shape/{node.name}"] = np.array(tuple(layer.output.shape[1:]), dtype=np.int64)
-        probe = keras.Model(model.inputs, [model.get_layer(n.name).output for n in graph.nodes])
-        outputs = probe([x.astype(dtype)], training=False)
-        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]  # one layer: a bare tensor
-        for node, out in zip(graph.nodes, outputs, strict=True):
-            records[f"out/{node.name}"] = np.asarray(keras.ops.convert_to_numpy(out))
+        for name, value in layer_outputs(graph, model, x.astype(dtype)).items():
+            records[f"out/{name}"] = value
+    del model
+    gc.collect()
     return records
+
+
+def layer_outputs(graph: Graph, model: Any, x: Array) -> Records:
+    """Every layer's output of a built Keras model in inference mode, by layer name."""
+    import keras
+    import numpy as np
+
+    probe = keras.Model(model.inputs, [model.get_layer(n.name).output for n in graph.nodes])
+    outputs = probe([x], training=False)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]  # one layer: a bare tensor
+    return {n.name: np.asarray(keras.ops.convert_to_numpy(o)) for n, o in zip(graph.nodes, outputs, strict=True)}
 
 
 def silence_dropout(model: Any) -> None:
@@ -117,16 +142,23 @@ def variable_keys(graph: Graph, model: Any) -> dict[str, str]:
     return keys
 
 
-def steps(graph: Graph, module: ModuleType, tensors: dict[str, Array], x: Array, y: Array,
-          count: int) -> Iterator[Records]:
+def steps(
+    graph: Graph, module: ModuleType, tensors: dict[str, Array], x: Array, y: Array, count: int
+) -> Iterator[Iterator[tuple[str, Array]]]:
     """`count` float64 training steps with the spec's optimizer, loss, regularizers and schedule (one step = one
-    epoch of the schedule); per step: learning rate, loss, every gradient, every tensor after it."""
+    epoch of the schedule); per step, as (key, array) pairs made one at a time: learning rate, loss, every
+    gradient (`grad/<key>`), every tensor after the step (`after/<key>`).
+
+    Each step's pairs must be consumed before the next step is asked for: gradients are converted one tensor at a
+    time and released before the tensors after the step are read, so no whole-model copy is ever held. `tensors`
+    is let go once loaded: a caller that drops its own reference frees them for the steps.
+    """
     import keras
-    import numpy as np
 
     with floatx("float64"):
         model = module.build_model()
-        w.neutral_to_keras(graph, model, cast(tensors, "float64"))
+        load(graph, model, tensors, "float64")
+        del tensors
         silence_dropout(model)
         exact_regularizers(graph, model)
         module.compile_model(model)
@@ -144,10 +176,24 @@ def steps(graph: Graph, module: ModuleType, tensors: dict[str, Array], x: Array,
                 callback.on_epoch_begin(step)
             lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
             logs = model.train_on_batch(x, y, return_dict=True)
-            records: Records = {"lr": np.array([lr]), "loss": np.array([float(logs["loss"])])}
-            for variable, grad in zip(model.trainable_variables, grads, strict=True):
-                records[f"grad/{keys[variable.path]}"] = np.asarray(keras.ops.convert_to_numpy(grad))
-            for key, value in w.keras_to_neutral(graph, model).items():
-                records[f"after/{key}"] = value
-            grads.clear()
-            yield records
+            yield step_records(graph, model, keys, grads, lr, float(logs["loss"]))
+
+
+def step_records(
+    graph: Graph, model: Any, keys: dict[str, str], grads: list[Any], lr: float, loss: float
+) -> Iterator[tuple[str, Array]]:
+    """One step's records, one array at a time; the gradients are dropped once handed out."""
+    import keras
+    import numpy as np
+
+    yield "lr", np.array([lr])
+    yield "loss", np.array([loss])
+    paths = [keys[variable.path] for variable in model.trainable_variables]
+    for index, key in enumerate(paths):
+        grad, grads[index] = grads[index], None
+        yield f"grad/{key}", np.asarray(keras.ops.convert_to_numpy(grad))
+        del grad
+    grads.clear()
+    for node in graph.weighted:
+        for slot, value in zip(node.slots, model.get_layer(node.name).get_weights(), strict=True):
+            yield f"after/{node.name}.{slot.name}", np.asarray(value)

@@ -3,44 +3,15 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from alexgen import weights as w
-from alexgen.check.common import Row, errors, floatx, to_channels_last
-from alexgen.graph import Graph, Node
+from alexgen.check.common import Row, errors, floatx
+from alexgen.graph import Graph
 
 if TYPE_CHECKING:
     from alexgen.check.common import Array
-
-def _softmax(a: Any) -> Any:
-    """Row-wise softmax, shifted for stability."""
-    import numpy as np
-
-    e = np.exp(a - a.max(1, keepdims=True))
-    return e / e.sum(1, keepdims=True)
-
-
-def _sigmoid(a: Any) -> Any:
-    import numpy as np
-
-    return 1 / (1 + np.exp(-a))
-
-
-def _tanh(a: Any) -> Any:
-    import numpy as np
-
-    return np.tanh(a)
-
-
-NUMPY_ACTIVATIONS: dict[str, Callable[[Any], Any]] = {
-    "relu": lambda a: a.clip(0, None),
-    "sigmoid": _sigmoid,
-    "tanh": _tanh,
-    "softmax": _softmax,
-    "linear": lambda a: a,
-}
 
 
 class Pair:
@@ -69,63 +40,20 @@ class Pair:
 
     def keras_outputs(self, x: Array) -> dict[str, Array]:
         """Every layer's output in Keras, inference mode."""
-        import keras
-        import numpy as np
+        from alexgen.check.keras_side import layer_outputs
 
-        nodes = self.graph.nodes
-        probe = keras.Model(self.keras.inputs, [self.keras.get_layer(n.name).output for n in nodes])
-        outputs = probe([x], training=False)
-        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]  # one layer: a bare tensor
-        return {n.name: np.asarray(o) for n, o in zip(nodes, outputs, strict=True)}
+        return layer_outputs(self.graph, self.keras, x)
 
     def torch_outputs(self, x: Array) -> dict[str, Array]:
         """Every layer's output in PyTorch that a module produces, in channels-last layout, eval mode."""
-        import numpy as np
-        import torch
+        from alexgen.check.torch_side import layer_outputs
 
-        captured: dict[str, Array] = {}
-        handles = []
-        modules = dict(self.torch.named_modules())
-        for node in self.graph.nodes:
-            path, activation = self._probe_point(node, modules)
-            if path is None:
-                continue
-
-            def hook(_m: Any, _i: Any, out: Any, name: str = node.name, act: str | None = activation) -> None:
-                value = out.detach().cpu().numpy().copy()
-                captured[name] = NUMPY_ACTIVATIONS[act](value) if act else value
-
-            handles.append(modules[path].register_forward_hook(hook))
-        self.torch.eval()
-        with torch.no_grad():
-            final = self.torch(torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))).numpy()
-        for handle in handles:
-            handle.remove()
-        captured[self.graph.output.name] = final
-        return {name: to_channels_last(value) for name, value in captured.items()}
-
-    def _probe_point(self, node: Node[Any], modules: dict[str, Any]) -> tuple[str | None, str | None]:
-        """The module whose output is the layer's output, and an activation still to apply to it.
-
-        A chain gives a layer its emitted modules in order (e.g. `conv`, `conv_relu`): the last one present is the
-        output. A graph forward applies a fused activation as a call, done here in numpy.
-        """
-        from alexgen.targets.pytorch import node_modules
-
-        path = self.prefixes.get(node.name)
-        if path is None:
-            return None, None
-        parent = path[: -len(node.name)]
-        names = [m.name for m in node_modules(self.graph, node)]
-        present = [name for name in names if f"{parent}{name}" in modules]
-        last = present[-1] if present else node.name
-        activation = node.op.activation(node.layer) if node.op.fused_activation else None
-        pending = activation if last == node.name and activation not in (None, "linear") else None
-        return f"{parent}{last}", pending
+        return layer_outputs(self.graph, self.torch, x)
 
 
-def compare_layers(graph: Graph, keras_out: dict[str, Array], torch_out: dict[str, Array],
-                   tolerance: float) -> list[Row]:
+def compare_layers(
+    graph: Graph, keras_out: dict[str, Array], torch_out: dict[str, Array], tolerance: float
+) -> list[Row]:
     """One row per layer that both frameworks expose; 1-D outputs are compared in PyTorch's order."""
     orders = w.flat_orders(graph)
     rows = []

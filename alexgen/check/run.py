@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import gc
 import tempfile
-from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from alexgen.check import keras_side
 from alexgen.check.common import TOLERANCE, Row, inputs, random_weights, targets
@@ -44,36 +43,52 @@ class Reference:
         if folder is not None:
             from alexgen.check.worker import spawn
 
-            spawn({"folder": str(folder), "spec": spec_path, "display": spec_path, "sets": list(options.sets),
-                   "seed": options.seed, "batch": options.batch, "steps": options.steps},
-                  options.keras_backend or "tensorflow")
+            spawn(
+                {
+                    "folder": str(folder),
+                    "spec": spec_path,
+                    "display": spec_path,
+                    "sets": list(options.sets),
+                    "seed": options.seed,
+                    "batch": options.batch,
+                    "steps": options.steps,
+                },
+                options.keras_backend or "tensorflow",
+            )
 
     def forward(self, dtype: str, tensors: dict[str, Array], x: Array) -> Mapping[str, Array]:
         """Every layer's Keras output in `dtype`, with counts and the round trip."""
         if self.folder is not None:
             from alexgen.check.worker import StoredRecords
 
-            return StoredRecords(self.folder / f"forward-{dtype}.safetensors")
+            return StoredRecords(self.folder / f"forward-{dtype}")
         assert self.module is not None
         return keras_side.forward(self.graph, self.module, dtype, tensors, x)
 
     def steps(self, tensors: dict[str, Array], x: Array, y: Array) -> Iterator[Mapping[str, Array]]:
         """The Keras training steps' records, one step at a time."""
         if self.module is not None:
-            yield from keras_side.steps(self.graph, self.module, tensors, x, y, self.options.steps)
+            for records in keras_side.steps(self.graph, self.module, tensors, x, y, self.options.steps):
+                yield dict(records)
             return
         from alexgen.check.worker import StoredRecords
 
         assert self.folder is not None
         for step in range(1, self.options.steps + 1):
-            parts: list[Any] = [StoredRecords(self.folder / f"step-{step}-{part}.safetensors")
-                                for part in ("grad", "after")]
-            yield ChainMap(*parts)
+            yield StoredRecords(self.folder / f"step-{step}")
 
 
-def run_check(graph: Graph, spec_path: str, tolerance: float = TOLERANCE, batch: int = 2, seed: int = 0,
-              steps: int = 3, keras_backend: str | None = None, sets: tuple[str, ...] = (),
-              options: Options | None = None) -> list[Row]:
+def run_check(
+    graph: Graph,
+    spec_path: str,
+    tolerance: float = TOLERANCE,
+    batch: int = 2,
+    seed: int = 0,
+    steps: int = 3,
+    keras_backend: str | None = None,
+    sets: tuple[str, ...] = (),
+    options: Options | None = None,
+) -> list[Row]:
     """Every row of `alexgen check`: counts, float64 layers (the verdict), float32 layers, round trip, training."""
     options = options or Options(tolerance, batch, seed, steps, keras_backend, sets)
     if options.keras_backend is None:
@@ -95,8 +110,13 @@ def _rows(graph: Graph, spec_path: str, options: Options, folder: Path | None) -
         if dtype == "float32":
             rows.append(count_rows(graph, side, records))
             same = bool(records["roundtrip"][0]) and side.round_trip(tensors)
-            rows.append(Row("weights round trip", same, f"{len(tensors)} tensors bit-identical through both "
-                            "frameworks" if same else "tensors changed"))
+            rows.append(
+                Row(
+                    "weights round trip",
+                    same,
+                    f"{len(tensors)} tensors bit-identical through both frameworks" if same else "tensors changed",
+                )
+            )
         rows += forward_rows(side, records, x, options.tolerance)
         del side, records
         gc.collect()

@@ -8,6 +8,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from alexgen import weights as w
+from alexgen.analysis import LAYOUT_AXES, Slot
 from alexgen.check.common import ACTIVATIONS, to_channels_last
 from alexgen.graph import Graph, Node
 
@@ -29,6 +30,89 @@ def to_torch_layout(value: Array, order: Array | None) -> Array:
     if value.ndim == 4:
         return np.ascontiguousarray(value.transpose(0, 3, 1, 2))
     return np.ascontiguousarray(value[:, order]) if order is not None and value.ndim == 2 else value
+
+
+def torch_tensor(slot: Slot, value: Array, order: Array | None) -> Any:
+    """weights.to_torch_tensor done by PyTorch (a blocked, threaded transpose: 2x numpy's on a 300 MB kernel)."""
+    import numpy as np
+    import torch
+
+    tensor = torch.from_numpy(value)
+    if order is not None and slot.follows_input:
+        tensor = tensor.index_select(0, torch.as_tensor(order, dtype=torch.long))
+    axes = LAYOUT_AXES[slot.layout]
+    return tensor.reshape([slot.torch_shape[i] for i in np.argsort(axes)]).permute(*axes).contiguous()
+
+
+def neutral_array(slot: Slot, tensor: Any, order: Array | None) -> Array:
+    """weights.from_torch_tensor done by PyTorch: one tensor of a model in the neutral layout, a fresh array."""
+    import numpy as np
+    import torch
+
+    value = tensor.detach().permute(*np.argsort(LAYOUT_AXES[slot.layout]).tolist()).reshape(slot.shape)
+    if order is not None and slot.follows_input:
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        fresh = value.index_select(0, torch.as_tensor(inverse, dtype=torch.long)).contiguous()
+    else:  # a copy: the model's tensor keeps changing
+        fresh = value.clone(memory_format=torch.contiguous_format)
+    result: Array = fresh.numpy()
+    return result
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Where a layer's output is made in a generated PyTorch model: its modules in order (e.g. `conv`, `conv_relu`;
+    the last one's output is the layer's) and the activation still to apply (a graph forward's fused activation is
+    a call, not a module)."""
+
+    paths: list[str]
+    names: list[str]
+    activation: str | None
+
+
+def probe(graph: Graph, node: Node[Any], prefixes: dict[str, str], modules: dict[str, Any]) -> Probe | None:
+    """The node's modules present in the model, or None where no module computes it."""
+    from alexgen.targets.pytorch import node_modules
+
+    path = prefixes.get(node.name)
+    if path is None:
+        return None
+    parent = path[: -len(node.name)]
+    names = [m.name for m in node_modules(graph, node) if f"{parent}{m.name}" in modules] or [node.name]
+    activation = node.op.activation(node.layer) if node.op.fused_activation else None
+    pending = activation if names[-1] == node.name and activation not in (None, "linear") else None
+    return Probe([f"{parent}{name}" for name in names], names, pending)
+
+
+def layer_outputs(graph: Graph, model: Any, x: Array) -> dict[str, Array]:
+    """Every layer's output in one eval-mode forward of a generated PyTorch model (channels-last `x` in), for the
+    layers a module produces, plus the model's output; channels-last numpy arrays."""
+    import torch
+
+    modules = dict(model.named_modules())
+    prefixes = w.torch_prefixes(model)
+    captured: dict[str, Array] = {}
+    handles = []
+    for node in graph.nodes:
+        found = probe(graph, node, prefixes, modules)
+        if found is None:
+            continue
+
+        def hook(_m: Any, _i: Any, out: Any, name: str = node.name, act: str | None = found.activation) -> None:
+            value = out.detach()
+            captured[name] = (ACTIVATIONS[act](value) if act else value).cpu().numpy().copy()
+
+        handles.append(modules[found.paths[-1]].register_forward_hook(hook))
+    model.eval()
+    try:
+        with torch.no_grad():
+            final = model(torch.from_numpy(to_torch_layout(x, None))).numpy()
+    finally:
+        for handle in handles:
+            handle.remove()
+    captured[graph.output.name] = final
+    return {name: to_channels_last(value) for name, value in captured.items()}
 
 
 @dataclass
@@ -73,17 +157,32 @@ class TorchSide:
         self.orders = w.flat_orders(graph)
 
     def load(self, tensors: dict[str, Array]) -> None:
-        """Neutral weights in, converted one tensor at a time (no second copy of the whole model)."""
-        state = {key: w.to_torch_tensor(slot, tensors[neutral].astype(self.dtype), order)
-                 for neutral, key, slot, order in w.torch_slots(self.graph, self.prefixes)}
-        w.load_torch_state(self.model, state)
+        """Neutral weights copied into the model one tensor at a time (no second copy of the whole model); every
+        parameter and batch-norm statistic must be given, at its exact shape."""
+        import torch
+
+        state = self.model.state_dict()
+        slots = list(w.torch_slots(self.graph, self.prefixes))
+        missing = {k for k in state if not k.endswith("num_batches_tracked")} - {key for _, key, _, _ in slots}
+        if missing:
+            raise ValueError(f"no neutral tensor for {sorted(missing)[0]!r}")
+        with torch.no_grad():
+            for neutral, key, slot, order in slots:
+                value = torch_tensor(slot, tensors[neutral], order)
+                if value.shape != state[key].shape:
+                    raise ValueError(f"{key}: shape {tuple(value.shape)} != {tuple(state[key].shape)}")
+                state[key].copy_(value)
 
     def round_trip(self, tensors: dict[str, Array]) -> bool:
-        """neutral -> PyTorch -> neutral is bit-identical (float32 weights in a float32 model)."""
+        """neutral -> PyTorch -> neutral is bit-identical (float32 weights in a float32 model), per tensor."""
         import numpy as np
 
-        back = w.torch_state_to_neutral(self.graph, self.model.state_dict(), self.prefixes)
-        return set(back) == set(tensors) and all(np.array_equal(back[k], tensors[k]) for k in tensors)
+        state = self.model.state_dict()
+        slots = list(w.torch_slots(self.graph, self.prefixes))
+        return {neutral for neutral, _, _, _ in slots} == set(tensors) and all(
+            np.array_equal(neutral_array(slot, state[key], order), tensors[neutral])
+            for neutral, key, slot, order in slots
+        )
 
     def counts(self) -> dict[str, int]:
         """Parameters plus batch-norm running statistics per layer."""
@@ -99,20 +198,22 @@ class TorchSide:
         """The node's modules fed the reference outputs of its inputs, or None where no module computes it."""
         import torch
 
-        from alexgen.targets.pytorch import node_modules
-
-        path = self.prefixes.get(node.name)
-        if path is None:
+        found = probe(self.graph, node, self.prefixes, self.modules)
+        if found is None:
             return None
-        parent = path[: -len(node.name)]
-        names = [m.name for m in node_modules(self.graph, node) if f"{parent}{m.name}" in self.modules]
         values = [x if name == "input" or name not in reference else reference[name] for name in node.inputs]
-        tensors = [torch.from_numpy(to_torch_layout(v.astype(self.dtype), self.orders.get(name)))
-                   for name, v in zip(node.inputs, values, strict=True)]
-        activation = node.op.activation(node.layer) if node.op.fused_activation else None
-        pending = activation if names[-1] == node.name and activation not in (None, "linear") else None
-        return LayerRun(node, [self.modules[f"{parent}{n}"] for n in names], names, tensors, pending,
-                        [self.orders.get(name) for name in node.inputs])
+        tensors = [
+            torch.from_numpy(to_torch_layout(v.astype(self.dtype), self.orders.get(name)))
+            for name, v in zip(node.inputs, values, strict=True)
+        ]
+        return LayerRun(
+            node,
+            [self.modules[path] for path in found.paths],
+            found.names,
+            tensors,
+            found.activation,
+            [self.orders.get(name) for name in node.inputs],
+        )
 
     def output(self, x: Array) -> Array:
         """The whole model's output, end to end, channels-last."""

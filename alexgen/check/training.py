@@ -14,39 +14,60 @@ import numpy as np
 
 from alexgen import weights as w
 from alexgen.check.common import Row, errors
-from alexgen.check.torch_side import TorchSide, to_torch_layout
+from alexgen.check.torch_side import TorchSide, neutral_array, to_torch_layout, torch_tensor
+from alexgen.check.training_diagnosis import History, diagnose_statistics, diagnose_updates, sample
 from alexgen.graph import Graph
 
 if TYPE_CHECKING:
     from alexgen.check.common import Array
 
 
-def worst_by_layer(keys: list[str], reference: Callable[[str], Array], got: Callable[[str], Array]) -> Row | None:
-    """The largest error of a group of tensors, each layer's relative to that layer's largest value.
+Pair = Callable[[str], tuple["Array", "Array"]]
 
-    Tensors are fetched one layer at a time and dropped once compared (a 62M-parameter model is 0.5 GB a copy).
+
+def worst_by_layer(keys: list[str], pair: Pair) -> Row | None:
+    """The largest error of a group of tensors, each layer's relative to that layer's largest reference value.
+
+    `pair(key)` gives (reference, other) for one tensor, `other` a copy the comparison may overwrite; each pair is
+    compared and dropped before the next is made (a 62M-parameter model is 0.5 GB a copy in float64).
     """
     by_layer: dict[str, list[str]] = {}
     for key in keys:
         by_layer.setdefault(key.split(".")[0], []).append(key)
     worst: tuple[float, float, str] | None = None
     for layer_keys in by_layer.values():
-        values = {k: reference(k) for k in layer_keys}
-        scale = max(float(np.abs(v).max()) if v.size else 0.0 for v in values.values())
-        for key, value in values.items():
-            abs_err, rel_err = errors(value, got(key), scale)
+        measured = []
+        for key in layer_keys:
+            reference, other = pair(key)
+            size = float(np.abs(reference).max()) if reference.size else 0.0
+            measured.append((key, errors(reference, other, 1.0, scratch=True)[0], size))
+            del reference, other
+        scale = max(size for _, _, size in measured)
+        for key, abs_err, _ in measured:
+            rel_err = abs_err / scale if scale else abs_err
             if worst is None or rel_err > worst[1]:
                 worst = (abs_err, rel_err, key)
-        del values
     return None if worst is None else Row("", True, f"worst: {worst[2]}", worst[0], worst[1])
 
 
-def judged(label: str, row: Row | None, tolerance: float) -> list[Row]:
-    """A row of `worst_by_layer` named and judged."""
+def judged(label: str, row: Row | None, tolerance: float, note: str = "") -> list[Row]:
+    """A row of `worst_by_layer` named and judged, with a note after its detail."""
     if row is None:
         return []
     assert row.max_rel is not None
-    return [Row(label, row.max_rel <= tolerance, row.detail, row.max_abs, row.max_rel, tolerance)]
+    detail = "; ".join(filter(None, [row.detail, note]))
+    return [Row(label, row.max_rel <= tolerance, detail, row.max_abs, row.max_rel, tolerance)]
+
+
+def gradient_allowance(graph: Graph) -> tuple[float, str]:
+    """The sum of the ops' float64 gradient allowances (first order: each layer's relative change adds up along
+    the backward pass), and a note naming the layers."""
+    allowances = [(node.name, node.op.allowance(node.layer)) for node in graph.nodes]
+    named = [(name, a) for name, a in allowances if a is not None and a.gradient]
+    if not named:
+        return 0.0, ""
+    extra = sum(a.gradient for _, a in named)
+    return extra, f"float64 allowance {extra:.1e} for {', '.join(name for name, _ in named)} (float32 constants)"
 
 
 class TorchTrainer:
@@ -70,8 +91,10 @@ class TorchTrainer:
         self.y = torch.from_numpy(y)
         parameters = dict(self.side.model.named_parameters())
         self.state = self.side.model.state_dict(keep_vars=True)
-        self.slots = {key: (state_key, slot, order, parameters.get(state_key))
-                      for key, state_key, slot, order in w.torch_slots(graph, self.side.prefixes)}
+        self.slots = {
+            key: (state_key, slot, order, parameters.get(state_key))
+            for key, state_key, slot, order in w.torch_slots(graph, self.side.prefixes)
+        }
 
     def loss_and_backward(self) -> float:
         """Loss with regularization; gradients left in the parameters."""
@@ -81,85 +104,149 @@ class TorchTrainer:
         loss.backward()
         return float(loss.detach())
 
-    def gradient(self, key: str) -> Array:
-        """One parameter's gradient, neutral layout (zeros where autograd left none)."""
+    def swap_gradient(self, key: str, reference: Array) -> tuple[Array, Array]:
+        """(the reference's gradient, autograd's) of one parameter in PyTorch's layout; the reference's is left in
+        the parameter for the optimizer step (zeros stand for a gradient autograd did not produce)."""
         _, slot, order, parameter = self.slots[key]
         assert parameter is not None, key
-        grad = parameter.grad if parameter.grad is not None else parameter.detach() * 0
-        return w.from_torch_tensor(slot, grad.detach().numpy(), order)
+        given = torch_tensor(slot, reference, order)
+        own = parameter.grad if parameter.grad is not None else parameter.detach() * 0
+        parameter.grad = given
+        return given.numpy(), own.detach().numpy()
 
     def tensor(self, key: str) -> Array:
-        """One tensor of the model's state, neutral layout."""
+        """One tensor of the model's state, neutral layout (a copy)."""
         state_key, slot, order, _ = self.slots[key]
-        return w.from_torch_tensor(slot, self.state[state_key].detach().numpy(), order)
+        return neutral_array(slot, self.state[state_key], order)
 
-    def apply(self, reference: Mapping[str, Array]) -> None:
-        """One optimizer step with the reference's gradients, then the schedule's step."""
-        import torch
-
-        for key, (_, slot, order, parameter) in self.slots.items():
-            if parameter is not None:
-                grad = w.to_torch_tensor(slot, np.asarray(reference[f"grad/{key}"]), order)
-                parameter.grad = torch.from_numpy(grad)
+    def step(self) -> None:
+        """One optimizer step with the gradients in the parameters, the schedule's step, gradients released."""
         self.optimizer.step()
         if self.scheduler is not None:
             self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
 
 
-Fetch = Callable[[str], "Array"]
+def gradient_pair(reference: Mapping[str, Array], trainer: TorchTrainer, history: History) -> Pair:
+    """Per key: (Keras's gradient, PyTorch's), Keras's left in the parameter for the optimizer step."""
+
+    def pair(key: str) -> tuple[Array, Array]:
+        given = reference[f"grad/{key}"]
+        history.grads[-1][key] = sample(given)
+        return trainer.swap_gradient(key, given)
+
+    return pair
 
 
-def gradient_view(reference: Mapping[str, Array]) -> Fetch:
-    """Keras's gradient of a key, read when asked."""
-    return lambda key: np.asarray(reference[f"grad/{key}"])
+def statistics_pair(reference: Mapping[str, Array], trainer: TorchTrainer, history: History) -> Pair:
+    """Per key: (Keras's tensor after the step, PyTorch's)."""
+
+    def pair(key: str) -> tuple[Array, Array]:
+        keras, torch = reference[f"after/{key}"], trainer.tensor(key)
+        history.keras[-1][key], history.torch[-1][key] = sample(keras), sample(torch)
+        return keras, torch
+
+    return pair
 
 
-def step_views(reference: Mapping[str, Array], before: Fetch, trainer: TorchTrainer) -> tuple[Fetch, Fetch, Fetch]:
-    """Per key, read when asked: Keras's tensor after the step, Keras's update and PyTorch's update."""
-    def after(key: str) -> Array:
-        return np.asarray(reference[f"after/{key}"])
+def update_pair(
+    reference: Mapping[str, Array], before: Callable[[str], Array], trainer: TorchTrainer, history: History
+) -> Pair:
+    """Per key: (Keras's update, PyTorch's update) of one tensor over the step, both from the same start."""
 
-    def keras_update(key: str) -> Array:
-        return after(key) - before(key)
+    def pair(key: str) -> tuple[Array, Array]:
+        start = before(key)
+        keras_after = reference[f"after/{key}"]
+        history.keras[-1][key] = sample(keras_after)
+        keras_update = np.subtract(keras_after, start, dtype=np.float64)
+        del keras_after
+        torch_update = trainer.tensor(key)
+        history.torch[-1][key] = sample(torch_update)
+        torch_update -= start
+        return keras_update, torch_update
 
-    def torch_update(key: str) -> Array:
-        return trainer.tensor(key) - before(key)
-
-    return after, keras_update, torch_update
+    return pair
 
 
-def training_rows(graph: Graph, module: ModuleType, tensors: dict[str, Array], x: Array, y: Array,
-                  keras_steps: Iterable[Mapping[str, Array]], tolerance: float) -> list[Row]:
+def diagnosed(rows: list[Row], worst: Row | None, diagnose: Callable[[str], str]) -> list[Row]:
+    """A judged row with the diagnosis of its worst tensor appended when it failed."""
+    if rows and worst is not None and not rows[0].passed:
+        rows[0].detail = f"{rows[0].detail}; {diagnose(worst.detail.removeprefix('worst: '))}"
+    return rows
+
+
+def recorded_after(reference: Mapping[str, Array]) -> Callable[[str], Array]:
+    """Keras's tensor after a step, read when asked: the start of the next step."""
+    return lambda key: np.asarray(reference[f"after/{key}"], dtype=np.float64)
+
+
+def training_rows(
+    graph: Graph,
+    module: ModuleType,
+    tensors: dict[str, Array],
+    x: Array,
+    y: Array,
+    keras_steps: Iterable[Mapping[str, Array]],
+    tolerance: float,
+) -> list[Row]:
     """Rows for every step of the reference's training run."""
     trainer = TorchTrainer(graph, module, tensors, x, y)
     training = graph.spec.training
     name = training.optimizer.type if training else "sgd"
+
     def start(key: str) -> Array:
         return tensors[key].astype(np.float64)
 
-    before: Fetch = start
+    before: Callable[[str], Array] = start
+    extra, note = gradient_allowance(graph)
+    history = History({key: sample(value) for key, value in tensors.items()})
     rows: list[Row] = []
     for step, reference in enumerate(keras_steps, start=1):
         lr = float(trainer.optimizer.param_groups[0]["lr"])
         keras_lr, keras_loss = float(reference["lr"][0]), float(reference["loss"][0])
+        history.begin(keras_lr)
         loss = trainer.loss_and_backward()
         loss_abs, loss_rel = errors(np.array([keras_loss]), np.array([loss]))
         tag = f"step {step} ({name}, lr {keras_lr:g})"
-        rows.append(Row(f"{tag} learning rate", abs(lr - keras_lr) <= tolerance * keras_lr,
-                        f"keras {keras_lr:g}, pytorch {lr:g}"))
-        rows.append(Row(f"{tag} loss", loss_rel <= tolerance, f"keras {keras_loss:.6g}, pytorch {loss:.6g}",
-                        loss_abs, loss_rel, tolerance))
+        rows.append(
+            Row(
+                f"{tag} learning rate",
+                abs(lr - keras_lr) <= tolerance * keras_lr,
+                f"keras {keras_lr:g}, pytorch {lr:g}",
+            )
+        )
+        rows.append(
+            Row(
+                f"{tag} loss",
+                loss_rel <= tolerance,
+                f"keras {keras_loss:.6g}, pytorch {loss:.6g}",
+                loss_abs,
+                loss_rel,
+                tolerance,
+            )
+        )
         trainable = sorted(k.removeprefix("grad/") for k in reference if k.startswith("grad/"))
-        keras_gradient = gradient_view(reference)
-        rows += judged(f"{tag} gradients", worst_by_layer(trainable, keras_gradient, trainer.gradient), tolerance)
-        trainer.apply(reference)
-        after, keras_update, torch_update = step_views(reference, before, trainer)
-        rows += judged(f"{tag} parameter updates", worst_by_layer(trainable, keras_update, torch_update), tolerance)
-        moving = [k.removeprefix("after/") for k in reference
-                  if k.startswith("after/") and k.split(".")[-1].startswith("moving_")]
-        rows += judged(f"{tag} batch-norm moving statistics", worst_by_layer(moving, after, trainer.tensor),
-                       tolerance)
-        before = after
+        gradients = worst_by_layer(trainable, gradient_pair(reference, trainer, history))
+        rows += judged(f"{tag} gradients", gradients, tolerance + extra, note)
+        trainer.step()
+        updates = worst_by_layer(trainable, update_pair(reference, before, trainer, history))
+        rows += diagnosed(
+            judged(f"{tag} parameter updates", updates, tolerance),
+            updates,
+            lambda key: diagnose_updates(graph, history, key, tolerance),
+        )
+        moving = [
+            k.removeprefix("after/")
+            for k in reference
+            if k.startswith("after/") and k.split(".")[-1].startswith("moving_")
+        ]
+        statistics = worst_by_layer(moving, statistics_pair(reference, trainer, history))
+        rows += diagnosed(
+            judged(f"{tag} batch-norm moving statistics", statistics, tolerance),
+            statistics,
+            lambda key: diagnose_statistics(graph, history, key, len(x), tolerance),
+        )
+        before = recorded_after(reference)
     return rows
 
 

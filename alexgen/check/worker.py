@@ -1,8 +1,10 @@
 """Run the Keras reference in its own process, on the Keras backend named by KERAS_BACKEND.
 
-`python -m alexgen.check.worker JOB.json` writes one safetensors file per phase into the job's folder:
-forward-float32, forward-float64, step-1 ... step-N. The parent reads them lazily (StoredRecords), so neither
-process holds both frameworks, and every backend runs the same code.
+`python -m alexgen.check.worker JOB.json` writes one folder of `.npy` files per phase into the job's folder
+(forward-float32, forward-float64, step-1 ... step-N), one file per array, written as each array is made. The
+parent reads them one array at a time (StoredRecords), so neither process holds both frameworks nor a second
+copy of the model: a safetensors file is serialized whole in memory before it is written, and read through a
+memory map whose pages count against the reader's memory until it is closed.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,19 +24,19 @@ BACKENDS = ("tensorflow", "jax", "torch")
 
 
 class StoredRecords(Mapping[str, "Array"]):
-    """A safetensors file of records, read one array at a time."""
+    """A folder of records, one `.npy` file per key (`grad/conv1.kernel` -> `grad/conv1.kernel.npy`), read when
+    asked (a fresh array each time, nothing kept)."""
 
-    def __init__(self, path: Path) -> None:
-        import safetensors
-
-        opener: Any = safetensors.safe_open
-        self._file: Any = opener(str(path), framework="np")
-        self._keys: list[str] = [str(key) for key in self._file.keys()]
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._keys = sorted(path.relative_to(folder).as_posix()[: -len(".npy")] for path in folder.rglob("*.npy"))
 
     def __getitem__(self, key: str) -> Array:
         if key not in self._keys:
             raise KeyError(key)
-        value: Array = self._file.get_tensor(key)
+        import numpy as np
+
+        value: Array = np.load(self._folder / f"{key}.npy", allow_pickle=False)
         return value
 
     def __iter__(self) -> Iterator[str]:
@@ -44,16 +46,24 @@ class StoredRecords(Mapping[str, "Array"]):
         return len(self._keys)
 
 
-def save(path: Path, records: Mapping[str, Array]) -> None:
-    """Write records (contiguous copies, as safetensors needs)."""
+def save(folder: Path, records: Mapping[str, Array] | Iterable[tuple[str, Array]]) -> None:
+    """Write records, one `.npy` file per key, each as soon as it is made (an iterable of pairs is consumed
+    lazily; the key names a path inside `folder`)."""
     import numpy as np
-    from safetensors.numpy import save_file
 
-    save_file({key: np.ascontiguousarray(value) for key, value in records.items()}, str(path))
+    for key, value in records.items() if isinstance(records, Mapping) else records:
+        path = folder / f"{key}.npy"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, value, allow_pickle=False)
+        del value
 
 
 def run_worker(job: dict[str, Any]) -> None:
     """Compute every reference record of a job and write them, phase by phase."""
+    import gc
+
+    import keras
+
     from alexgen.check import keras_side
     from alexgen.check.common import inputs, random_weights, targets
     from alexgen.validate import load_graph
@@ -64,15 +74,15 @@ def run_worker(job: dict[str, Any]) -> None:
     tensors = random_weights(graph, job["seed"])
     x = inputs(graph, job["batch"], job["seed"])
     for dtype in ("float32", "float64"):
-        save(folder / f"forward-{dtype}.safetensors", keras_side.forward(graph, module, dtype, tensors, x))
+        save(folder / f"forward-{dtype}", keras_side.forward(graph, module, dtype, tensors, x))
+        keras.backend.clear_session()  # Keras keeps the phase's models reachable otherwise (0.5 GB at 62M, float64)
+        gc.collect()
     y = targets(graph, job["batch"], job["seed"])
     if y is not None and job["steps"]:
-        for step, records in enumerate(keras_side.steps(graph, module, tensors, x, y, job["steps"]), start=1):
-            for part in ("grad", "after"):  # two files: each serialized copy is half the size
-                save(folder / f"step-{step}-{part}.safetensors",
-                     {k: v for k, v in records.items() if not k.startswith(("grad/", "after/")) or
-                      k.startswith(f"{part}/")})
-            del records
+        steps = keras_side.steps(graph, module, tensors, x, y, job["steps"])
+        del tensors  # the steps hold them until their model is loaded, then free them
+        for step, records in enumerate(steps, start=1):
+            save(folder / f"step-{step}", records)
     (folder / "versions.json").write_text(json.dumps(keras_versions()), encoding="utf-8")
 
 
@@ -90,8 +100,13 @@ def spawn(job: dict[str, Any], backend: str) -> None:
     folder = Path(job["folder"])
     (folder / "job.json").write_text(json.dumps(job), encoding="utf-8")
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "JAX_ENABLE_X64": "1"}  # float64
-    result = subprocess.run([sys.executable, "-m", "alexgen.check.worker", str(folder / "job.json")], env=env,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "alexgen.check.worker", str(folder / "job.json")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-15:])
         raise RuntimeError(f"the Keras reference on the {backend} backend failed:\n{tail}")

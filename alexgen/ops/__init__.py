@@ -24,9 +24,9 @@ from alexgen.ops import (
     max_pool2d,
     zero_padding2d,
 )
-from alexgen.ops.base import Helper, KerasLayer, Module, Op
+from alexgen.ops.base import Allowance, Helper, KerasLayer, Module, Op
 
-__all__ = ["OPS", "Helper", "KerasLayer", "Module", "Op", "op_named"]
+__all__ = ["OPS", "Allowance", "Helper", "KerasLayer", "Module", "Op", "op_named"]
 
 OPS: tuple[Op[Any], ...] = (
     conv2d.OP,

@@ -44,6 +44,30 @@ class Helper:
 
 
 @dataclass(frozen=True)
+class Allowance:
+    """A float64 difference a *correct* conversion of one op shows, and its cause (docs/check.md, "Allowances").
+
+    A framework that computes the op through a float32 constant (TensorFlow's leaky_relu slope attribute) makes
+    the float64 reference differ from float64 arithmetic by that constant's rounding. The check adds the allowance
+    to the layer's float64 limit, and `gradient` to the limit of the gradient rows of a network holding the op,
+    and prints `reason` in those rows.
+    """
+
+    reason: str
+    relative: float = 0.0  # relative to the layer output's largest magnitude
+    absolute: float = 0.0  # in output units; the check divides it by the output's largest magnitude
+    gradient: float = 0.0  # relative to a gradient tensor's largest magnitude
+
+
+def float32_rounding(value: float) -> float:
+    """|value - float32(value)|: what passing `value` through a float32 constant changes."""
+    import struct
+
+    rounded: float = struct.unpack("f", struct.pack("f", value))[0]
+    return abs(value - rounded)
+
+
+@dataclass(frozen=True)
 class Op(Generic[L]):
     """One layer type: its spec model, its analysis rule, and how each target writes it.
 
@@ -82,6 +106,11 @@ class Op(Generic[L]):
     colour: str = "#ffffff"  # a diagram box's fill
     importers: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     diagnose: Callable[..., Any] | None = None
+    float64_allowance: Callable[[L], Allowance | None] | None = None  # see Allowance
+
+    def allowance(self, layer: L) -> Allowance | None:
+        """The float64 difference a correct conversion of this layer may show, if any (see Allowance)."""
+        return self.float64_allowance(layer) if self.float64_allowance is not None else None
 
     def activation(self, layer: L) -> str | None:
         """The activation function this layer ends with, if any."""
