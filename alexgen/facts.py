@@ -6,8 +6,9 @@ Imports nothing but the standard library, so a cached `analyze` never builds the
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from alexgen.diagnostics import Diagnostic
 
@@ -50,19 +51,23 @@ class LayerFacts:
         return math.prod(self.shape)
 
 
-@dataclass(frozen=True)
-class Facts:
-    """A network's reported figures (the attributes of `graph.Graph` that the report reads)."""
-
-    name: str
-    path: str
-    input_shape: tuple[int, ...]
-    nodes: list[LayerFacts]
+class Figures(Protocol):
+    """What a layer reports (graph.Node and LayerFacts)."""
 
     @property
-    def output(self) -> LayerFacts:
-        """The last layer."""
-        return self.nodes[-1]
+    def params(self) -> int: ...
+    @property
+    def trainable(self) -> int: ...
+    @property
+    def macs(self) -> int: ...
+    @property
+    def other_ops(self) -> int: ...
+
+
+class Totals:
+    """Whole-network figures, summed over `nodes` (Graph and Facts both have them)."""
+
+    nodes: Sequence[Figures]
 
     @property
     def total_params(self) -> int:
@@ -76,18 +81,33 @@ class Facts:
 
     @property
     def macs(self) -> int:
-        """Multiply-accumulates for one example."""
+        """Multiply-accumulates of convolution and dense weights for one example."""
         return sum(n.macs for n in self.nodes)
+
+    @property
+    def other_ops(self) -> int:
+        """Every other operation for one example: bias adds, activations, pooling, normalization."""
+        return sum(n.other_ops for n in self.nodes)
+
+
+@dataclass(frozen=True)
+class Facts(Totals):
+    """A network's reported figures (the attributes of `graph.Graph` that the report reads)."""
+
+    name: str
+    path: str
+    input_shape: tuple[int, ...]
+    nodes: list[LayerFacts]
+
+    @property
+    def output(self) -> LayerFacts:
+        """The last layer."""
+        return self.nodes[-1]
 
     @property
     def activation_count(self) -> int:
         """Activations held for one example: the input plus every layer's output."""
         return math.prod(self.input_shape) + sum(n.size for n in self.nodes)
-
-    @property
-    def other_ops(self) -> int:
-        """Every other operation for one example."""
-        return sum(n.other_ops for n in self.nodes)
 
 
 def facts_of(graph: Graph) -> Facts:

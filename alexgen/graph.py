@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 from alexgen.analysis import Field, Shape, ShapeError, Slot, Window, mib_text, skipped_cells
 from alexgen.budget import BYTES_PER_ACTIVATION, DEFAULT_BUDGET, Budget
 from alexgen.diagnostics import Diagnostic, Diagnostics
+from alexgen.facts import Totals
 from alexgen.loader import SourceMap
 from alexgen.ops import Op, op_named
 from alexgen.spec import LayerBase, Spec
@@ -70,7 +71,7 @@ class Node(Generic[L]):
 
 
 @dataclass
-class Graph:
+class Graph(Totals):
     """A validated, analysed network."""
 
     spec: Spec
@@ -132,29 +133,9 @@ class Graph:
         return list(self._lookup()[1].get(name, []))
 
     @property
-    def total_params(self) -> int:
-        """All parameters, trainable or not."""
-        return sum(n.params for n in self.nodes)
-
-    @property
-    def trainable_params(self) -> int:
-        """Parameters an optimizer updates."""
-        return sum(n.trainable for n in self.nodes)
-
-    @property
-    def macs(self) -> int:
-        """Multiply-accumulates of convolution and dense weights for one example."""
-        return sum(n.macs for n in self.nodes)
-
-    @property
     def activation_count(self) -> int:
         """Activations held for one example: the input plus every layer's output."""
         return math.prod(self.input_shape) + sum(n.size for n in self.nodes)
-
-    @property
-    def other_ops(self) -> int:
-        """Every other operation for one example: bias adds, activations, pooling, normalization."""
-        return sum(n.other_ops for n in self.nodes)
 
 
 def default_names(layers: list[tuple[str, str | None]]) -> list[str]:

@@ -148,7 +148,7 @@ def main() -> None:
         print(text, flush=True)
         sections.append(text)
         if name in ("training",):
-            found = {f"{k}_train" if k.endswith("_peak") else k: v for k, v in found.items()}
+            found = {f"{k}_train": v for k, v in found.items()}  # the same model keys as inference
         metrics.update(found)
         peak = found.get("peak_gflops", peak)
         durations.append(f"{name} {seconds:.0f} s")
