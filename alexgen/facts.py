@@ -26,8 +26,26 @@ class FieldFacts:
     stride: Pair
 
 
+class LayerFigures:
+    """A layer's derived figures (graph.Node and LayerFacts both have them)."""
+
+    shape: tuple[int, ...]
+    params: int
+    trainable: int
+
+    @property
+    def non_trainable(self) -> int:
+        """Parameters that no optimizer updates (batch-norm moving statistics)."""
+        return self.params - self.trainable
+
+    @property
+    def size(self) -> int:
+        """Number of output activations for one example."""
+        return math.prod(self.shape)
+
+
 @dataclass(frozen=True)
-class LayerFacts:
+class LayerFacts(LayerFigures):
     """One layer's reported figures (the attributes of `graph.Node` that the report reads)."""
 
     name: str
@@ -39,16 +57,6 @@ class LayerFacts:
     macs: int
     other_ops: int
     field: FieldFacts
-
-    @property
-    def non_trainable(self) -> int:
-        """Parameters that no optimizer updates."""
-        return self.params - self.trainable
-
-    @property
-    def size(self) -> int:
-        """Number of output activations for one example."""
-        return math.prod(self.shape)
 
 
 class Figures(Protocol):

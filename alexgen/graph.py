@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 from alexgen.analysis import Field, Shape, ShapeError, Slot, Window, mib_text, skipped_cells
 from alexgen.budget import BYTES_PER_ACTIVATION, DEFAULT_BUDGET, Budget
 from alexgen.diagnostics import Diagnostic, Diagnostics
-from alexgen.facts import Totals
+from alexgen.facts import LayerFigures, Totals
 from alexgen.loader import SourceMap
 from alexgen.ops import Op, op_named
 from alexgen.spec import LayerBase, Spec
@@ -36,7 +36,7 @@ class Unchecked(LayerBase):
 
 
 @dataclass
-class Node(Generic[L]):
+class Node(LayerFigures, Generic[L]):
     """One layer of the network: its op, its typed spec model, and everything the analyzer resolved about it."""
 
     index: int
@@ -58,16 +58,6 @@ class Node(Generic[L]):
     def type(self) -> str:
         """The layer type, as the spec writes it."""
         return self.op.name
-
-    @property
-    def non_trainable(self) -> int:
-        """Parameters that no optimizer updates (batch-norm moving statistics)."""
-        return self.params - self.trainable
-
-    @property
-    def size(self) -> int:
-        """Number of output activations for one example."""
-        return math.prod(self.shape)
 
 
 @dataclass
