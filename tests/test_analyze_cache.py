@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import ROOT
+from test_cli import INVALID
 
 from alexgen import analyze_cache, validate
 from alexgen.budget import DEFAULT_BUDGET
@@ -27,14 +28,6 @@ input_shape: [8, 8, 1]
 layers:
   - {type: conv2d, name: side, filters: 2, kernel_size: 3}
   - {type: flatten, inputs: [input]}
-"""
-INVALID = """\
-alexgen: 1
-name: broken
-input_shape: [32, 32, 3]
-layers:
-  - {type: conv2d, filters: 8, kernel_size: 40}
-  - {type: dense, unit: 10}
 """
 
 
