@@ -250,7 +250,7 @@ def without_gc_pauses() -> Iterator[None]:
 
 
 def _graph_from_document(document: LoadedDocument, budget: Budget) -> Graph:
-    """graph_from_document, with the collector as the caller left it."""
+    """graph_from_document's work, run while the collector is paused."""
     problems = Diagnostics(list(document.problems))
     try:
         spec = Spec.model_validate(document.data)

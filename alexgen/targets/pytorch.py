@@ -173,14 +173,14 @@ def sequential_lines(nodes: list[tuple[Node[Any], list[Module]]], seen: set[str]
     return lines
 
 
-def slotted(graph: Graph, boundary: Node[Any] | None) -> Node[Any] | None:
-    """The layer just before a chain's flatten that sits apart, as torchvision's `avgpool` does, if any."""
-    index = graph.nodes.index(boundary) if boundary is not None else 0
+def held_apart(graph: Graph, boundary: Node[Any]) -> tuple[Node[Any], Module] | None:
+    """The layer just before a chain's flatten that sits apart, as torchvision's `avgpool` does, and its module."""
+    index = graph.nodes.index(boundary)
     last = graph.nodes[index - 1] if index > 0 else None
     if last is None or not last.op.held_apart or not last.op.pytorch:
         return None
     mods = node_modules(graph, last)
-    return last if len(mods) == 1 else None
+    return (last, mods[0]) if len(mods) == 1 else None
 
 
 def chain_body(graph: Graph) -> Body:
@@ -191,7 +191,8 @@ def chain_body(graph: Graph) -> Body:
     seen: set[str] = set()
     boundary = next((n for n in graph.nodes if len(n.shape) == 1), None)
     flatten_boundary = boundary is not None and boundary.op.flat == "flatten"  # torch.flatten in forward
-    apart = slotted(graph, boundary) if flatten_boundary else None
+    apart_module = held_apart(graph, boundary) if boundary is not None and flatten_boundary else None
+    apart = apart_module[0] if apart_module else None
     for title, nodes in blocks(graph):
         section = "features" if len(nodes[0].shape) == 3 else "classifier"
         emitted = [(n, node_modules(graph, n)) for n in nodes
@@ -203,8 +204,8 @@ def chain_body(graph: Graph) -> Body:
             sections[section].append(Block(title, sequential_lines(emitted, seen)))
     attributes: list[str] = []
     forward = ["x = self.features(x)"] if sections["features"] else []
-    if apart is not None:
-        mod = node_modules(graph, apart)[0]
+    if apart_module is not None:
+        apart, mod = apart_module
         attributes = [*note(mod, BODY_INDENT, seen), *trailing(f"self.{mod.name} = {mod.code}", f"-> {chw(apart)}",
                                                               BODY_INDENT)]
         forward.append(f"x = self.{mod.name}(x)")
