@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 import re
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from alexgen.loading import load_generated
 
 PACKAGE = "alexgen"
 # `alexgen.<spec name>>Class` (one package per generated module), or `alexgen>Class` (files from before that)
@@ -65,14 +65,9 @@ def import_module(module: str | Path | ModuleType) -> ModuleType:
         return module
     if str(module).endswith(".py"):
         path = Path(module)
-        name = f"alexgen_loaded_{path.stem}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None or not path.is_file():
+        if not path.is_file():
             raise KerasLoadError(f"{path}: no such generated module")
-        loaded = importlib.util.module_from_spec(spec)
-        sys.modules[name] = loaded
-        spec.loader.exec_module(loaded)
-        return loaded
+        return load_generated(path, f"alexgen_loaded_{path.stem}")
     try:
         return importlib.import_module(str(module))
     except ImportError as exc:

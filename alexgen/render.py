@@ -31,6 +31,7 @@ PACKAGE_INIT = '{mark} {version}. DO NOT EDIT.\n{content}{unsealed}\n"""Modules 
 IMPORTED_MODULES = frozenset({"keras", "torch", "numpy", "safetensors", "os", "json", "math", "struct", "collections",
                               "annotations"})
 HEADER_LINES = 12  # the content digest is looked for in the first lines only
+SUPPORT_MODULE = "_support"  # one per output folder: what every generated module there shares (docs/weights.md)
 
 
 def seal(text: str) -> str:
@@ -155,22 +156,46 @@ def render_source(graph: Graph, target: str, env: jinja2.Environment, spec_path:
     meta = Meta(spec_path, graph.sha256, target, sources)
     try:
         context = with_arguments(graph, module.build_context, meta, module.reserved, module.scoped)
-        source = env.get_template(module.template).render(ctx=context)
+    except TargetError as exc:
+        raise RenderError(exc.diagnostics) from None
+    return _print(env, module.template, context)
+
+
+@dataclass(frozen=True)
+class SupportContext:
+    """What a support template prints: its header (the module holds no spec's data)."""
+
+    header: list[str]
+
+
+def support_source(target: str, env: jinja2.Environment) -> str:
+    """A target's support module as the template prints it (not yet formatted nor sealed)."""
+    module = target_module(target)
+    return _print(env, module.support_template, SupportContext(Meta("", "", target).support_header()))
+
+
+def render_support(target: str, env: jinja2.Environment) -> str:
+    """Render and format a target's support module."""
+    return seal(format_source(support_source(target, env), f"{SUPPORT_MODULE}.py"))
+
+
+def _print(env: jinja2.Environment, template: str, context: object) -> str:
+    """A template rendered with `ctx`; a broken template (a user override) becomes a located RenderError."""
+    try:
+        return env.get_template(template).render(ctx=context)
     except TargetError as exc:
         raise RenderError(exc.diagnostics) from None
     except jinja2.TemplateNotFound as exc:
-        raise RenderError([Diagnostic(f"template not found: {exc.message}", *_template_frame(exc, module.template),
+        raise RenderError([Diagnostic(f"template not found: {exc.message}", *_template_frame(exc, template),
                                       hint="fix the template override")]) from None
     except jinja2.TemplateError as exc:
-        where = getattr(exc, "filename", None) or module.template
+        where = getattr(exc, "filename", None) or template
         line = getattr(exc, "lineno", None) or 1
         raise RenderError([Diagnostic(f"template error: {exc.message}", str(where), line,
                                       hint="fix the template override")]) from None
     except Exception as exc:  # a user template override may raise anything (MemoryError, RecursionError included)
-        raise RenderError([Diagnostic(f"template {module.template} raised {type(exc).__name__}: {exc}",
-                                      *_template_frame(exc, module.template),
-                                      hint="fix the template override")]) from None
-    return source
+        raise RenderError([Diagnostic(f"template {template} raised {type(exc).__name__}: {exc}",
+                                      *_template_frame(exc, template), hint="fix the template override")]) from None
 
 
 def _template_frame(exc: BaseException, default: str) -> tuple[str, int]:
@@ -236,6 +261,12 @@ def render_outputs(graphs: list[tuple[Graph, str]], targets: list[str],
                                  f"{graph.name}.py"))
             except RenderError as exc:
                 problems.extend(exc.diagnostics)
+    for target in targets:  # after the modules, so outputs[3:] stay the modules in order
+        try:
+            name = f"{SUPPORT_MODULE}.py"
+            rendered.append((Path(target) / name, support_source(target, env), name))
+        except RenderError as exc:
+            problems.extend(exc.diagnostics)
     formatted: list[str] = []
     try:
         formatted = format_sources([(source, name) for _, source, name in rendered])

@@ -113,3 +113,23 @@ def test_loss_reads_logits_when_the_network_does_not_end_in_softmax() -> None:
     assert model.loss.get_config()["from_logits"] is True
     paper = importlib.import_module("generated.keras.alexnet_paper")
     assert paper.compile_model(paper.build_model()).loss.get_config()["from_logits"] is False
+
+
+def test_two_specs_with_one_name_do_not_silently_replace_each_others_classes() -> None:
+    text = (ROOT / "tests" / "specs" / "lrn.yaml").read_text().replace("name: lrn", "name: lrn_clash")
+    first = keras_module(text, "lrn_first")[1]
+    with pytest.warns(RuntimeWarning) as caught:
+        second = keras_module(text.replace("units: 4", "units: 5"), "lrn_again")[1]
+    message = str(caught[0].message)
+    assert "alexgen.lrn_clash>LocalResponseNormalization" in message
+    assert first.SPEC_SHA256 in message and second.SPEC_SHA256 in message
+    assert "kt_lrn_first" in message and "kt_lrn_again" in message
+    registered = keras.saving.get_registered_object("alexgen.lrn_clash>LocalResponseNormalization")
+    assert registered is second.LocalResponseNormalization  # the newest import wins, as Keras registers it
+
+
+def test_one_spec_imported_twice_registers_its_classes_quietly(recwarn: pytest.WarningsRecorder) -> None:
+    text = (ROOT / "tests" / "specs" / "lrn.yaml").read_text().replace("name: lrn", "name: lrn_quiet")
+    keras_module(text, "lrn_once")
+    keras_module(text, "lrn_twice")
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

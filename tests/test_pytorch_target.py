@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -11,6 +10,7 @@ from types import ModuleType
 
 import pytest
 
+from alexgen.frameworks import import_source
 from alexgen.render import RenderError, environment, render_module
 from alexgen.targets import pytorch
 from alexgen.targets.common import Meta
@@ -33,13 +33,7 @@ def render(text: str, name: str = "probe") -> str:
 
 def import_module(source: str, name: str, folder: Path) -> ModuleType:
     """Import generated source as a fresh module."""
-    path = folder / f"{name}.py"
-    path.write_text(source, encoding="utf-8")
-    module_spec = importlib.util.spec_from_file_location(name, path)
-    assert module_spec and module_spec.loader
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
+    return import_source(name, source, folder)
 
 
 # layer on a 16x16x3 input -> the OrderedDict entries it becomes (before ruff turns ' into ")

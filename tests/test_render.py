@@ -18,9 +18,10 @@ from alexgen.validate import load_graph
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = spec_files(ROOT / "spec")
-STDLIB = {"__future__", "collections", "math", "typing"}
-ALLOWED_IMPORTS = {"keras": {"keras", "numpy", "safetensors", "tensorflow", "os", *STDLIB},  # os: TF log level
-                   "pytorch": {"torch", "numpy", "safetensors", *STDLIB}}  # never alexgen
+STDLIB = {"__future__", "collections", "math", "typing", "warnings"}
+SIBLING = {"_support"}  # the folder's own support module, imported relatively (`from ._support import ...`)
+ALLOWED_IMPORTS = {"keras": {"keras", "numpy", "safetensors", "tensorflow", "os", *STDLIB, *SIBLING},  # os: TF log
+                   "pytorch": {"torch", "numpy", "safetensors", *STDLIB, *SIBLING}}  # never alexgen
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -43,7 +44,7 @@ def test_rendering_is_deterministic_across_hash_seeds(tmp_path: Path) -> None:
                        check=True, capture_output=True)
         texts.append({p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*.py"))})
     assert texts[0] == texts[1]
-    assert len(texts[0]) == 3 + 2 * len(SPECS)
+    assert len(texts[0]) == 3 + 2 + 2 * len(SPECS)  # package inits, a support module per target, the modules
 
 
 @pytest.mark.parametrize("target", ["keras", "pytorch"])
@@ -147,4 +148,5 @@ def test_render_outputs_layout() -> None:
     graph = load_graph(ROOT / "spec" / "alexnet.yaml")
     outputs = render_outputs([(graph, "spec/alexnet.yaml")], ["keras", "pytorch"])
     assert [str(o.relative) for o in outputs] == ["__init__.py", "keras/__init__.py", "pytorch/__init__.py",
-                                                  "keras/alexnet.py", "pytorch/alexnet.py"]
+                                                  "keras/alexnet.py", "pytorch/alexnet.py", "keras/_support.py",
+                                                  "pytorch/_support.py"]

@@ -399,7 +399,7 @@ def test_layer_names_that_shadow_builtins_or_generated_names_are_renamed() -> No
     assert not graph.is_chain
     graph.sha256 = "0" * 64
     outputs = render_outputs([(graph, "n.yaml")], ["keras", "pytorch"])
-    for output, target in zip(outputs[3:], [keras_target, pytorch_target], strict=True):
+    for output, target in zip(outputs[3:5], [keras_target, pytorch_target], strict=True):
         tree = ast.parse(output.text)
         body = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and _assigns(n, "c0"))
         assigned = {t.id for n in ast.walk(body) if isinstance(n, ast.Assign) for t in n.targets
@@ -425,7 +425,8 @@ def test_a_missing_out_folder_is_created(tmp_path: Path) -> None:
     result = render_into(write_spec(tmp_path, "probe"), out)
     assert result.exit_code == 0, result.output
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.py")) == [
-        "__init__.py", "keras/__init__.py", "keras/probe.py", "pytorch/__init__.py", "pytorch/probe.py"]
+        "__init__.py", "keras/__init__.py", "keras/_support.py", "keras/probe.py", "pytorch/__init__.py",
+        "pytorch/_support.py", "pytorch/probe.py"]
 
 
 def test_out_under_a_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ fresh process, SavedModel, TFLite; and per-module Keras registration. Each path 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -18,6 +17,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from alexgen.loading import load_generated  # noqa: E402
 from alexgen.ops import OPS  # noqa: E402
 from alexgen.render import render_outputs, write_outputs  # noqa: E402
 from alexgen.validate import load_graph  # noqa: E402
@@ -39,12 +39,7 @@ def render(specs: list[Path], out: Path) -> Path:
 
 def load_module(path: Path, name: str) -> ModuleType:
     """Import a generated module from its file under a unique name."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_generated(path, name)
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from alexgen.targets.emit import py_literal
 
 # Context fields printed only in the docstring or in tables that describe the defaults (the code never reads them).
 DEFAULTS_ONLY = frozenset({"header", "title", "description", "analysis", "spec_path", "command", "input_text",
-                           "output_text", "num_classes", "weights_metadata", "neutral_shapes", "arguments",
+                           "output_text", "num_classes", "total_params", "spec_sha256", "neutral_shapes", "arguments",
                            "signature", "call", "argument_lines", "neutral_key_shapes"})
 BUILDER_NAMES = frozenset({"weights", "compile", "model", "channels_last", "jit_compile"})  # the builders' own
 ANNOTATIONS = {"int": "int", "float": "float"}

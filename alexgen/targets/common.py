@@ -18,7 +18,7 @@ from alexgen.report import rows, summary_lines
 from alexgen.spec import Training
 from alexgen.targets.emit import pair_text, py_literal
 from alexgen.textsafe import printable
-from alexgen.weights import metadata, neutral_shapes
+from alexgen.weights import neutral_shapes
 
 __all__ = ["BUILTINS", "CONTENT_MARK", "HEADER_MARK", "UNSEALED", "Block", "Context", "Meta", "Target",
            "TargetError", "TargetInfo", "analysis_lines", "argument_lines", "blocks", "class_name", "collect_helpers",
@@ -118,6 +118,14 @@ class Meta:
         """The command that regenerates the file (the path shell-quoted when it needs to be), on one line."""
         return printable(f"alexgen render {shlex.quote(self.spec_path)} --target {self.target}")
 
+    def support_header(self) -> list[str]:
+        """Comment lines at the top of a folder's support module (it comes from no spec)."""
+        return [
+            f"{HEADER_MARK} {__version__}. DO NOT EDIT.",
+            f"# regenerate with: alexgen render --target {self.target}",
+            f"{CONTENT_MARK}{UNSEALED}",
+        ]
+
     def header_comment(self) -> list[str]:
         """Comment lines at the very top of every generated file; render seals the content digest."""
         return [
@@ -178,8 +186,11 @@ class Context:
     epochs: int
     has_training: bool
     exports: list[str]
-    weights_metadata: str
+    model_name: str  # the spec name as a Python string literal
+    spec_sha256: str
+    total_params: int  # for the spec's defaults
     neutral_shapes: list[tuple[str, str]]
+    support_imports: list[str] = field(default_factory=list)  # what the module takes from its folder's _support
     helpers: list[Helper] = field(default_factory=list)
     arguments: list[str] = field(default_factory=list)  # argument names, in declaration order
     signature: str = ""  # `num_classes: int = 1000, dropout: float = 0.5`
@@ -209,7 +220,9 @@ def common_context(graph: Graph, meta: Meta, framework: str, input_shape: tuple[
         epochs=(training or Training()).epochs,
         has_training=training is not None,
         exports=exports,
-        weights_metadata=repr(metadata(graph)),
+        model_name=repr(graph.name),
+        spec_sha256=graph.sha256,
+        total_params=graph.total_params,
         neutral_shapes=[(repr(key), repr(shape)) for key, shape in neutral_shapes(graph).items()],
         arguments=[a.name for a in meta.arguments],
         signature=", ".join(f"{a.name}: {a.annotation} = {a.default}" for a in meta.arguments),
@@ -258,10 +271,11 @@ def output_is_probability(graph: Graph) -> bool:
 
 @dataclass(frozen=True)
 class TargetInfo:
-    """A target as the registry holds it: its name, template, reserved names and context builder."""
+    """A target as the registry holds it: its name, templates, reserved names and context builder."""
 
     name: str
     template: str
+    support_template: str
     reserved: frozenset[str]
     build: Callable[[Graph, Meta], Context]
     scoped: frozenset[str] = frozenset()  # context fields printed where the builders' arguments are in scope
@@ -281,6 +295,10 @@ class Target(Protocol):
     @property
     def template(self) -> str:
         """The module template, relative to the template folders."""
+
+    @property
+    def support_template(self) -> str:
+        """The template of the support module every generated module of the target imports from its folder."""
 
     @property
     def reserved(self) -> frozenset[str]:

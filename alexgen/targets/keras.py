@@ -16,11 +16,16 @@ from alexgen.targets.common import Block, Context, Meta, TargetError
 from alexgen.targets.emit import Code, call
 
 TEMPLATE = "keras/module.py.jinja"
+SUPPORT_TEMPLATE = "keras/support.py.jinja"
+# What every module takes from its folder's _support (register_class only when it defines a class).
+SUPPORT = ("load_neutral", "neutral_shapes_of", "predict_function", "register_class", "save_neutral",
+           "weights_metadata")
 RESERVED = frozenset({"keras", "layers", "ops", "inputs", "model", "weights", "build_model", "compile_model",
                       "make_callbacks", "INPUT_SHAPE", "NUM_CLASSES", "BATCH_SIZE", "EPOCHS",
                       "LocalResponseNormalization", "SGDWithCoupledWeightDecay", "annotations", "np", "safe_open",
                       "save_file", "save_weights", "load_weights", "WEIGHTS_METADATA", "NEUTRAL_SHAPES",
-                      "neutral_shapes", "make_predict_function", "Callable", "Any", "tf"})
+                      "neutral_shapes", "make_predict_function", "Callable", "Any", "tf", "SPEC_SHA256", "os",
+                      *SUPPORT})
 EMITTERS: dict[str, Callable[[Node[Any]], list[KerasLayer]]] = {op.name: op.keras for op in OPS if op.keras}
 
 
@@ -28,7 +33,6 @@ EMITTERS: dict[str, Callable[[Node[Any]], list[KerasLayer]]] = {op.name: op.kera
 class KerasContext(Context):
     """Everything the Keras template prints."""
 
-    model_name: str = ""
     keras_package: str = ""  # alexgen.<spec name>: where the module registers its classes
     custom_classes: list[str] = field(default_factory=list)  # what a .keras file of the model may name
     sequential: bool = True
@@ -129,7 +133,6 @@ def build_context(graph: Graph, meta: Meta) -> KerasContext:
     body, output_var = (sequential_blocks(graph), "") if graph.is_chain else functional_blocks(graph, reserved)
     context = KerasContext(**vars(base))
     context.helpers = helpers
-    context.model_name = repr(graph.name)
     context.keras_package = package_of(graph.name)  # the spec name is snake_case: nothing to escape
     context.sequential = graph.is_chain
     context.blocks = body
@@ -137,6 +140,7 @@ def build_context(graph: Graph, meta: Meta) -> KerasContext:
     context.needs_coupled_sgd = isinstance(training.optimizer, s.SGD) and training.optimizer.weight_decay > 0
     context.custom_classes = [helper.name for helper in helpers] + (["SGDWithCoupledWeightDecay"] *
                                                                     context.needs_coupled_sgd)
+    context.support_imports = [name for name in SUPPORT if name != "register_class" or context.custom_classes]
     context.optimizer = optimizer(training)
     context.loss = loss(training, not common.output_is_probability(graph))
     context.metrics = metrics(training)
@@ -144,4 +148,4 @@ def build_context(graph: Graph, meta: Meta) -> KerasContext:
     return context
 
 
-KERAS = common.TargetInfo("keras", TEMPLATE, RESERVED, build_context, frozenset({"blocks"}))
+KERAS = common.TargetInfo("keras", TEMPLATE, SUPPORT_TEMPLATE, RESERVED, build_context, frozenset({"blocks"}))

@@ -41,6 +41,9 @@ from alexgen.targets.pytorch_training import (
 from alexgen.weights import LayoutError, torch_table
 
 TEMPLATE = "pytorch/module.py.jinja"
+SUPPORT_TEMPLATE = "pytorch/support.py.jinja"
+# What every module takes from its folder's _support; layer classes and optimizers are added as used.
+SUPPORT = ("evaluate", "load_neutral", "neutral_shapes_of", "save_neutral", "weights_metadata")
 # Public attributes of nn.Sequential (so of nn.Module too) in torch 2.13, from `dir(nn.Sequential())`, and the
 # generated class's own: a submodule with one of these names would shadow it, or add_module would refuse it.
 MODULE_ATTRIBUTES = frozenset("""
@@ -55,8 +58,8 @@ MODULE_ATTRIBUTES = frozenset("""
 RESERVED = frozenset("""x self torch nn F OrderedDict annotations super INPUT_SHAPE NUM_CLASSES BATCH_SIZE EPOCHS
     BatchNorm1d BatchNorm2d AvgPool2dSame build_model make_optimizer make_scheduler loss_fn predict_proba
     regularization_loss save_weights load_weights np math safe_open save_file KerasAdam KerasRMSprop KerasSGD
-    WEIGHTS_METADATA NEUTRAL_SHAPES NEUTRAL_KEYS neutral_shapes predict
-    """.split())  # names a variable in forward must not shadow
+    WEIGHTS_METADATA NEUTRAL_SHAPES NEUTRAL_KEYS neutral_shapes predict SPEC_SHA256 LocalResponseNorm
+    """.split()) | set(SUPPORT)  # names a variable in forward must not shadow
 ENTRY_INDENT = 20  # OrderedDict entries in __init__
 EMITTERS: dict[str, Callable[[Node[Any]], list[Module]]] = {op.name: op.pytorch for op in OPS if op.pytorch}
 FUNCTIONAL: dict[str, Callable[[Node[Any], list[str]], str]] = {  # graph forward: layers without a module
@@ -267,6 +270,8 @@ def build_context(graph: Graph, meta: Meta) -> TorchContext:
     context.probabilities = probabilities
     context.optimizer_lines = optimizer_lines(training)
     context.optimizer_class = optimizer_class(training)
+    optimizer = [context.optimizer_class] if context.optimizer_class else []
+    context.support_imports = sorted({*SUPPORT, *(helper.name for helper in helpers), *optimizer})
     context.scheduler_lines, context.scheduler_note = scheduler_lines(training)
     context.loss_lines = loss_lines(probabilities, training.loss.startswith("sparse"))
     context.loss_name = training.loss
@@ -283,4 +288,5 @@ def build_context(graph: Graph, meta: Meta) -> TorchContext:
     return context
 
 
-PYTORCH = TargetInfo("pytorch", TEMPLATE, RESERVED, build_context, frozenset({"features", "classifier", "attributes"}))
+PYTORCH = TargetInfo("pytorch", TEMPLATE, SUPPORT_TEMPLATE, RESERVED, build_context,
+                     frozenset({"features", "classifier", "attributes"}))

@@ -21,18 +21,7 @@ from alexgen import weights as w
 from alexgen.data import transforms
 from alexgen.data.torch_adapter import set_epoch, torch_loader
 from alexgen.frameworks import generated_module
-from alexgen.train.common import (
-    CHECKPOINT_DIR,
-    NEUTRAL_BEST,
-    NEUTRAL_FINAL,
-    Outcome,
-    Plan,
-    Recorder,
-    images_of_test_split,
-    read_state,
-    score_test,
-    seed_everything,
-)
+from alexgen.train import common
 from alexgen.train.distributed import Ranks, per_rank_batch, start_torch, stop_torch, torchrun_ranks
 
 Loader = DataLoader[Any]
@@ -48,12 +37,12 @@ def save_atomic(value: Any, path: Path) -> None:
 class TorchTrainer:
     """One run of the generated PyTorch module: model, optimizer, schedule, loaders, checkpoints."""
 
-    def __init__(self, plan: Plan, ranks: Ranks | None = None) -> None:
+    def __init__(self, plan: common.Plan, ranks: Ranks | None = None) -> None:
         self.plan, self.settings = plan, plan.settings
         self.ranks = ranks or torchrun_ranks()
         self.device = start_torch(self.ranks)
         self.dtype = getattr(torch, plan.dtype)
-        seed_everything(self.settings.seed)
+        common.seed_everything(self.settings.seed)
         torch.manual_seed(self.settings.seed)
         self.module: ModuleType = generated_module(plan.graph, plan.spec_path, "pytorch")
         self.model: nn.Module = self.module.build_model().to(device=self.device, dtype=self.dtype)
@@ -66,7 +55,7 @@ class TorchTrainer:
                     layer.p = 0.0
         self.optimizer = self.module.make_optimizer(self.model)
         self.scheduler = self.module.make_scheduler(self.optimizer)
-        self.recorder = Recorder(plan, lead=self.ranks.lead)
+        self.recorder = common.Recorder(plan, lead=self.ranks.lead)
         torch.manual_seed(self.settings.seed + self.ranks.rank)  # each rank its own dropout masks
         if plan.start_epoch:
             self.restore()
@@ -90,7 +79,7 @@ class TorchTrainer:
     def save_weights(self, which: str) -> None:
         """final/best: the neutral file (through the generated save_weights) and the state_dict."""
         assert self.plan.run is not None
-        name = NEUTRAL_FINAL if which == "final" else NEUTRAL_BEST
+        name = common.NEUTRAL_FINAL if which == "final" else common.NEUTRAL_BEST
         temporary = self.plan.run.path / f".{name}.tmp"
         self.module.save_weights(self.model, str(temporary))
         os.replace(temporary, self.plan.run.path / name)
@@ -99,7 +88,7 @@ class TorchTrainer:
     def checkpoint(self, epoch: int) -> None:
         """checkpoint/last.pt (model, optimizer, schedule, RNG) and state.json after `epoch` epochs."""
         assert self.plan.run is not None
-        (self.plan.run.path / CHECKPOINT_DIR).mkdir(exist_ok=True)
+        (self.plan.run.path / common.CHECKPOINT_DIR).mkdir(exist_ok=True)
         save_atomic(
             {
                 "model": self.model.state_dict(),
@@ -114,7 +103,7 @@ class TorchTrainer:
     def restore(self) -> None:
         """Continue from the run folder's last checkpoint: weights, optimizer, schedule, RNG, best so far."""
         assert self.plan.run is not None
-        state = read_state(self.plan.run.path)
+        state = common.read_state(self.plan.run.path)
         saved = torch.load(self.plan.native("last"), map_location=self.device, weights_only=True)
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
@@ -233,7 +222,7 @@ class TorchTrainer:
             outputs.append(self.module.predict_proba(self.model(x)).cpu().numpy())
         return np.concatenate(outputs) if outputs else np.zeros((0, self.plan.num_classes))
 
-    def fit(self) -> Outcome:
+    def fit(self) -> common.Outcome:
         """Train from start_epoch to the settings' epochs; checkpoint and record each epoch; test at the end."""
         train, val = self.loaders()
         run, lead = self.plan.run, self.ranks.lead
@@ -251,12 +240,12 @@ class TorchTrainer:
                 self.checkpoint(epoch + 1)
             if self.ranks.distributed:
                 dist.barrier()
-        outcome = Outcome(self.recorder.history, {}, self.neutral())
+        outcome = common.Outcome(self.recorder.history, {}, self.neutral())
         if self.ranks.distributed:
             outcome.extra["rank_weights_sha256"] = self.gather_digests()
         if lead:
-            outcome.test = score_test(
-                self.predict(images_of_test_split(self.plan)), self.plan.data.test.labels, self.settings.top5
+            outcome.test = common.score_test(
+                self.predict(common.images_of_test_split(self.plan)), self.plan.data.test.labels, self.settings.top5
             )
             if run is not None:
                 self.save_weights("final")
@@ -274,6 +263,6 @@ class TorchTrainer:
         return [str(d) for d in found]
 
 
-def train(plan: Plan) -> Outcome:
+def train(plan: common.Plan) -> common.Outcome:
     """Run the plan with the generated PyTorch module."""
     return TorchTrainer(plan).fit()
