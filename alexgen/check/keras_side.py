@@ -106,7 +106,7 @@ def record_gradients(optimizer: Any, sink: list[Any]) -> None:
 
 
 def compiled_apply(model: Any) -> None:
-    """On TensorFlow, the optimizer's own update compiled with XLA (the same Keras code and rule).
+    """On TensorFlow, the optimizer's own update compiled with XLA (the same Keras code and rule) when it traces.
 
     Eagerly, the intermediates of an update (Adam: m·α, sqrt(v) + ε, their quotient) are each a float64 copy of
     the variable: 2.2 copies of the largest kernel at the peak (0.6 GB at 62M parameters), measured; a plain
@@ -123,10 +123,16 @@ def compiled_apply(model: Any) -> None:
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
     eager = optimizer.apply
-    graph = tf.function(lambda grads: eager(grads), autograph=False, jit_compile=True)
+    compiled = [tf.function(lambda grads: eager(grads), autograph=False, jit_compile=True)]
+    untraceable = (NotImplementedError, TypeError, tf.errors.OperatorNotAllowedInGraphError)
 
     def apply(grads: Any, variables: Any = None) -> Any:  # the variables are the ones the optimizer was built on
-        return graph(list(grads))
+        if compiled:
+            try:
+                return compiled[0](list(grads))
+            except untraceable:  # raised while tracing, before any update: e.g. Adadelta's `rho * variable`
+                compiled.clear()  # with the float64 rho asks for the variable's value, which a graph has not
+        return eager(grads, variables)
 
     optimizer.apply = apply
 

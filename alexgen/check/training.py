@@ -15,7 +15,13 @@ import numpy as np
 from alexgen import weights as w
 from alexgen.check.common import Row, errors
 from alexgen.check.torch_side import TorchSide, neutral_array, to_torch_layout, torch_tensor
-from alexgen.check.training_diagnosis import History, diagnose_statistics, diagnose_updates, sample
+from alexgen.check.training_diagnosis import (
+    History,
+    diagnose_learning_rate,
+    diagnose_statistics,
+    diagnose_updates,
+    sample,
+)
 from alexgen.graph import Graph
 
 if TYPE_CHECKING:
@@ -208,17 +214,15 @@ def training_rows(
     for step, reference in enumerate(keras_steps, start=1):
         lr = float(trainer.optimizer.param_groups[0]["lr"])
         keras_lr, keras_loss = float(reference["lr"][0]), float(reference["loss"][0])
-        history.begin(keras_lr)
+        history.begin(keras_lr, lr)
         loss = trainer.loss_and_backward()
         loss_abs, loss_rel = errors(np.array([keras_loss]), np.array([loss]))
         tag = f"step {step} ({name}, lr {keras_lr:g})"
-        rows.append(
-            Row(
-                f"{tag} learning rate",
-                abs(lr - keras_lr) <= tolerance * keras_lr,
-                f"keras {keras_lr:g}, pytorch {lr:g}",
-            )
-        )
+        same_lr = abs(lr - keras_lr) <= tolerance * keras_lr
+        lr_detail = f"keras {keras_lr:g}, pytorch {lr:g}"
+        if not same_lr:
+            lr_detail = f"{lr_detail}; {diagnose_learning_rate(graph, history, tolerance)}"
+        rows.append(Row(f"{tag} learning rate", same_lr, lr_detail))
         rows.append(
             Row(
                 f"{tag} loss",
