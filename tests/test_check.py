@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -366,6 +367,101 @@ def test_adam_epsilon_placement_is_diagnosed(monkeypatch: pytest.MonkeyPatch) ->
     assert not update.passed and update.max_rel is not None and update.max_rel > 1e-6, describe(list(rows.values()))
     assert "with epsilon added after the bias correction (torch.optim.Adam's eps) PyTorch's steps are reproduced" \
         in update.detail and "Adam's epsilon placement" in update.detail, update.detail
+
+
+def converted_optimizer(monkeypatch: pytest.MonkeyPatch, edit: Callable[[str], str], keep_class: bool = False) -> None:
+    """A broken conversion: the generated make_optimizer's line edited (and no Keras-convention optimizer class)."""
+    from alexgen.targets import pytorch as target
+
+    plain = target.optimizer_lines
+    if not keep_class:
+        monkeypatch.setattr(target, "optimizer_class", lambda training: None)
+    monkeypatch.setattr(target, "optimizer_lines", lambda t: [edit(line) for line in plain(t)])
+
+
+def torch_rmsprop(line: str) -> str:
+    """torch.optim.RMSprop with Keras's rho passed as alpha (epsilon outside the square root)."""
+    return line.replace("KerasRMSprop(", "torch.optim.RMSprop(").replace("rho=", "alpha=").replace("epsilon=", "eps=")
+
+
+@pytest.mark.parametrize(("edit", "cause"), [
+    (torch_rmsprop, "with epsilon outside the square root, sqrt(v) + ε (torch.optim.RMSprop) PyTorch's steps"),
+    (lambda line: re.sub(r"alpha=[^,]*, ", "", torch_rmsprop(line)),
+     "with epsilon outside the square root, sqrt(v) + ε (torch.optim.RMSprop) and ρ = 0.99 instead of 0.9 "
+     "PyTorch's steps are reproduced"),
+    (lambda line: re.sub(r"(alpha|eps)=[^,]*, ", "", torch_rmsprop(line)),
+     "and ρ = 0.99 instead of 0.9 and ε = 1e-08 instead of 1e-07 PyTorch's steps are reproduced"),
+], ids=["epsilon_outside_sqrt", "default_alpha", "all_defaults"])
+def test_rmsprop_conventions_are_diagnosed(monkeypatch: pytest.MonkeyPatch, edit: Callable[[str], str],
+                                           cause: str) -> None:
+    converted_optimizer(monkeypatch, edit)
+    rows = {r.check: r for r in check(PITFALL_DIR / "lrn.yaml", steps=2)}
+    update = rows["step 1 (rmsprop, lr 0.001) parameter updates"]
+    assert rows["step 1 (rmsprop, lr 0.001) gradients"].passed
+    assert not update.passed and update.max_rel is not None and update.max_rel > 1e-6, describe(list(rows.values()))
+    assert cause in update.detail, update.detail
+    assert "alpha" not in cause or "pass alpha=0.9" in update.detail, update.detail
+
+
+@pytest.mark.parametrize(("edit", "cause"), [
+    (lambda line: line.replace(", eps=1e-07", ""), "with eps = 1e-06 instead of 1e-07 PyTorch's steps are reproduced"),
+    (lambda line: line.replace(", rho=0.95", ""), "with rho = 0.9 instead of 0.95 PyTorch's steps are reproduced"),
+    (lambda line: line.replace(", rho=0.95, eps=1e-07", ""),
+     "with rho = 0.9 instead of 0.95 and eps = 1e-06 instead of 1e-07 PyTorch's steps are reproduced"),
+], ids=["default_eps", "default_rho", "both"])
+def test_adadelta_defaults_are_diagnosed(monkeypatch: pytest.MonkeyPatch, edit: Callable[[str], str],
+                                         cause: str) -> None:
+    converted_optimizer(monkeypatch, edit)
+    rows = {r.check: r for r in check(PITFALL_DIR / "explicit_padding.yaml", steps=1)}
+    update = rows["step 1 (adadelta, lr 1) parameter updates"]
+    assert rows["step 1 (adadelta, lr 1) learning rate"].passed and rows["step 1 (adadelta, lr 1) gradients"].passed
+    assert not update.passed and update.max_rel is not None and update.max_rel > 1e-6, describe(list(rows.values()))
+    assert cause in update.detail and "torch.optim.Adadelta's default" in update.detail, update.detail
+
+
+def test_adadelta_default_learning_rate_is_diagnosed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The spec's learning rate not passed: torch.optim.Adadelta's 1.0 instead of 0.001 (Keras's default)."""
+    path = tmp_path / "adadelta.yaml"
+    text = (PITFALL_DIR / "explicit_padding.yaml").read_text()
+    path.write_text(text.replace("learning_rate: 1.0", "learning_rate: 0.001"))
+    converted_optimizer(monkeypatch, lambda line: line.replace("lr=0.001, ", ""))
+    rows = {r.check: r for r in run_check(load_graph(path, "adadelta.yaml"), "adadelta.yaml", steps=1)}
+    lr, update = (rows[f"step 1 (adadelta, lr 0.001) {row}"] for row in ("learning rate", "parameter updates"))
+    assert not lr.passed and not update.passed, describe(list(rows.values()))
+    assert "PyTorch's learning rate 1 is torch.optim's default for adadelta (Keras's is 0.001)" in lr.detail, lr.detail
+    assert "at PyTorch's learning rates PyTorch's steps are reproduced" in update.detail, update.detail
+
+
+def test_learning_rate_off_by_a_factor_is_diagnosed(monkeypatch: pytest.MonkeyPatch) -> None:
+    converted_optimizer(monkeypatch, lambda line: line.replace("lr=0.001", "lr=0.002"), keep_class=True)
+    rows = {r.check: r for r in check(PITFALL_DIR / "lrn.yaml", steps=2)}
+    for step in (1, 2):
+        lr = rows[f"step {step} (rmsprop, lr 0.001) learning rate"]
+        assert not lr.passed and "PyTorch's learning rate is 2 × Keras's at every step so far" in lr.detail, lr.detail
+    update = rows["step 2 (rmsprop, lr 0.001) parameter updates"]
+    assert not update.passed and "with Keras's rule at PyTorch's learning rates" in update.detail, update.detail
+
+
+@pytest.mark.parametrize(("scheduler", "step_size", "step", "cause"), [
+    ("torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 0.1 ** ((epoch + 1) // 2))", 2, 2,
+     "with the schedule applied one step early PyTorch's learning rates are reproduced"),
+    ("torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.9)", 1, 2,
+     "with the factor taken as 1 − 0.1 PyTorch's learning rates are reproduced"),
+    ("None", 1, 3, "with the schedule not applied PyTorch's learning rates are reproduced"),
+], ids=["one_step_early", "one_minus_factor", "not_applied"])
+def test_learning_rate_schedule_mistakes_are_diagnosed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                       scheduler: str, step_size: int, step: int, cause: str) -> None:
+    from alexgen.targets import pytorch as target
+
+    path = tmp_path / "schedule.yaml"
+    path.write_text((PITFALL_DIR / "sgd_momentum_lr_drop.yaml").read_text()
+                    .replace("step_size: 1", f"step_size: {step_size}"))
+    monkeypatch.setattr(target, "scheduler_lines", lambda t: ([f"return {scheduler}"], "call `scheduler.step()`"))
+    rows = run_check(load_graph(path, "schedule.yaml"), "schedule.yaml", steps=3)
+    lrs = [r for r in rows if r.check.endswith("learning rate")]
+    assert lrs[0].passed and not lrs[step - 1].passed, describe(rows)
+    assert cause in lrs[step - 1].detail, lrs[step - 1].detail
+    assert lrs[step - 1].detail.count("are reproduced") == 1, lrs[step - 1].detail  # one explanation only
 
 
 def batch_norm_with(momentum: Callable[[float], float], cls: str) -> Callable[[Node], list[pytorch.Module]]:

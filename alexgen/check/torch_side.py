@@ -38,10 +38,14 @@ def torch_tensor(slot: Slot, value: Array, order: Array | None) -> Any:
     import torch
 
     tensor = torch.from_numpy(value)
-    if order is not None and slot.follows_input:
-        tensor = tensor.index_select(0, torch.as_tensor(order, dtype=torch.long))
     axes = LAYOUT_AXES[slot.layout]
-    return tensor.reshape([slot.torch_shape[i] for i in np.argsort(axes)]).permute(*axes).contiguous()
+    grouped = [slot.torch_shape[i] for i in np.argsort(axes)]
+    if order is not None and slot.follows_input:
+        index = torch.as_tensor(order, dtype=torch.long)
+        if grouped[0] == value.shape[0]:  # the gather done on PyTorch's layout: one copy, not two
+            return tensor.reshape(grouped).permute(*axes).index_select(list(axes).index(0), index).contiguous()
+        tensor = tensor.index_select(0, index)
+    return tensor.reshape(grouped).permute(*axes).contiguous()
 
 
 def neutral_array(slot: Slot, tensor: Any, order: Array | None) -> Array:

@@ -15,7 +15,13 @@ import numpy as np
 from alexgen import weights as w
 from alexgen.check.common import Row, errors
 from alexgen.check.torch_side import TorchSide, neutral_array, to_torch_layout, torch_tensor
-from alexgen.check.training_diagnosis import History, diagnose_statistics, diagnose_updates, sample
+from alexgen.check.training_diagnosis import (
+    History,
+    diagnose_learning_rate,
+    diagnose_statistics,
+    diagnose_updates,
+    sample,
+)
 from alexgen.graph import Graph
 
 if TYPE_CHECKING:
@@ -23,14 +29,27 @@ if TYPE_CHECKING:
 
 
 Pair = Callable[[str], tuple["Array", "Array"]]
+Measure = Callable[[str], tuple[float, float]]  # key -> (max |reference − other|, max |reference|)
+BLOCK_ROWS = 256  # rows of a gradient compared and swapped at a time
 
 
-def worst_by_layer(keys: list[str], pair: Pair) -> Row | None:
-    """The largest error of a group of tensors, each layer's relative to that layer's largest reference value.
+def measured(pair: Pair) -> Measure:
+    """A pair's tensors compared: the largest difference and the reference's largest magnitude.
 
     `pair(key)` gives (reference, other) for one tensor, `other` a copy the comparison may overwrite; each pair is
     compared and dropped before the next is made (a 62M-parameter model is 0.5 GB a copy in float64).
     """
+
+    def measure(key: str) -> tuple[float, float]:
+        reference, other = pair(key)
+        size = float(max(reference.max(), -reference.min())) if reference.size else 0.0
+        return errors(reference, other, 1.0, scratch=True)[0], size
+
+    return measure
+
+
+def worst_by_layer(keys: list[str], measure: Measure) -> Row | None:
+    """The largest error of a group of tensors, each layer's relative to that layer's largest reference value."""
     by_layer: dict[str, list[str]] = {}
     for key in keys:
         by_layer.setdefault(key.split(".")[0], []).append(key)
@@ -38,10 +57,8 @@ def worst_by_layer(keys: list[str], pair: Pair) -> Row | None:
     for layer_keys in by_layer.values():
         measured = []
         for key in layer_keys:
-            reference, other = pair(key)
-            size = float(np.abs(reference).max()) if reference.size else 0.0
-            measured.append((key, errors(reference, other, 1.0, scratch=True)[0], size))
-            del reference, other
+            abs_err, size = measure(key)
+            measured.append((key, abs_err, size))
         scale = max(size for _, _, size in measured)
         for key, abs_err, _ in measured:
             rel_err = abs_err / scale if scale else abs_err
@@ -104,6 +121,34 @@ class TorchTrainer:
         loss.backward()
         return float(loss.detach())
 
+    def swap_gradient_blocks(self, key: str, reference: Array) -> tuple[float, float] | None:
+        """(max |reference − autograd's|, max |reference|) of one parameter's gradient, compared and overwritten
+        with the reference's a block of rows at a time through a view of autograd's gradient in the neutral
+        layout (no whole-tensor copy); None when that layout is not a view of PyTorch's."""
+        import torch
+
+        from alexgen.analysis import LAYOUT_AXES
+
+        _, slot, order, parameter = self.slots[key]
+        assert parameter is not None, key
+        own = parameter.grad
+        if own is None or not reference.size:
+            return None
+        try:
+            neutral = own.permute(*np.argsort(LAYOUT_AXES[slot.layout]).tolist()).view(slot.shape)
+        except RuntimeError:
+            return None
+        given = torch.from_numpy(reference)
+        index = torch.as_tensor(order, dtype=torch.long) if order is not None and slot.follows_input else None
+        worst, size = [], []  # per block; numpy's max keeps a NaN
+        for start in range(0, len(neutral), BLOCK_ROWS):
+            rows = slice(start, start + BLOCK_ROWS)
+            block = given[rows] if index is None else given.index_select(0, index[rows])  # PyTorch's row order
+            worst.append(float((block - neutral[rows]).abs().max()))
+            size.append(float(block.abs().max()))
+            neutral[rows].copy_(block)
+        return float(np.max(worst)), float(np.max(size))
+
     def swap_gradient(self, key: str, reference: Array) -> tuple[Array, Array]:
         """(the reference's gradient, autograd's) of one parameter in PyTorch's layout; the reference's is left in
         the parameter for the optimizer step (zeros stand for a gradient autograd did not produce)."""
@@ -127,15 +172,16 @@ class TorchTrainer:
         self.optimizer.zero_grad(set_to_none=True)
 
 
-def gradient_pair(reference: Mapping[str, Array], trainer: TorchTrainer, history: History) -> Pair:
-    """Per key: (Keras's gradient, PyTorch's), Keras's left in the parameter for the optimizer step."""
+def gradient_measure(reference: Mapping[str, Array], trainer: TorchTrainer, history: History) -> Measure:
+    """Per key: Keras's gradient against PyTorch's, Keras's left in the parameter for the optimizer step."""
 
-    def pair(key: str) -> tuple[Array, Array]:
+    def measure(key: str) -> tuple[float, float]:
         given = reference[f"grad/{key}"]
         history.grads[-1][key] = sample(given)
-        return trainer.swap_gradient(key, given)
+        blocks = trainer.swap_gradient_blocks(key, given)
+        return blocks if blocks is not None else measured(lambda k: trainer.swap_gradient(k, given))(key)
 
-    return pair
+    return measure
 
 
 def statistics_pair(reference: Mapping[str, Array], trainer: TorchTrainer, history: History) -> Pair:
@@ -189,32 +235,58 @@ def training_rows(
     keras_steps: Iterable[Mapping[str, Array]],
     tolerance: float,
 ) -> list[Row]:
-    """Rows for every step of the reference's training run."""
+    """Rows for every step of the reference's training run.
+
+    `tensors` is handed over: once both models hold them (Keras in this process loads them when its first step
+    is asked for) they are written to a scratch folder, read back one at a time as the first step's start, and
+    the dict is emptied (a 62M-parameter model's float32 draws are 0.25 GB).
+    """
+    import tempfile
+    from pathlib import Path
+
+    from alexgen.check.worker import StoredRecords, save
+
     trainer = TorchTrainer(graph, module, tensors, x, y)
+    history = History({key: sample(value) for key, value in tensors.items()})
+    with tempfile.TemporaryDirectory(prefix="alexgen-check-start-") as folder:
+        save(Path(folder), tensors)
+        starts = StoredRecords(Path(folder))
+        return stepped_rows(graph, trainer, history, tensors, starts, x, keras_steps, tolerance)
+
+
+def stepped_rows(
+    graph: Graph,
+    trainer: TorchTrainer,
+    history: History,
+    tensors: dict[str, Array],
+    starts: Mapping[str, Array],
+    x: Array,
+    keras_steps: Iterable[Mapping[str, Array]],
+    tolerance: float,
+) -> list[Row]:
+    """The rows of every step; `tensors` is emptied once the first step's records have arrived."""
     training = graph.spec.training
     name = training.optimizer.type if training else "sgd"
 
     def start(key: str) -> Array:
-        return tensors[key].astype(np.float64)
+        return np.asarray(starts[key], dtype=np.float64)
 
     before: Callable[[str], Array] = start
     extra, note = gradient_allowance(graph)
-    history = History({key: sample(value) for key, value in tensors.items()})
     rows: list[Row] = []
     for step, reference in enumerate(keras_steps, start=1):
+        tensors.clear()
         lr = float(trainer.optimizer.param_groups[0]["lr"])
         keras_lr, keras_loss = float(reference["lr"][0]), float(reference["loss"][0])
-        history.begin(keras_lr)
+        history.begin(keras_lr, lr)
         loss = trainer.loss_and_backward()
         loss_abs, loss_rel = errors(np.array([keras_loss]), np.array([loss]))
         tag = f"step {step} ({name}, lr {keras_lr:g})"
-        rows.append(
-            Row(
-                f"{tag} learning rate",
-                abs(lr - keras_lr) <= tolerance * keras_lr,
-                f"keras {keras_lr:g}, pytorch {lr:g}",
-            )
-        )
+        same_lr = abs(lr - keras_lr) <= tolerance * keras_lr
+        lr_detail = f"keras {keras_lr:g}, pytorch {lr:g}"
+        if not same_lr:
+            lr_detail = f"{lr_detail}; {diagnose_learning_rate(graph, history, tolerance)}"
+        rows.append(Row(f"{tag} learning rate", same_lr, lr_detail))
         rows.append(
             Row(
                 f"{tag} loss",
@@ -226,10 +298,10 @@ def training_rows(
             )
         )
         trainable = sorted(k.removeprefix("grad/") for k in reference if k.startswith("grad/"))
-        gradients = worst_by_layer(trainable, gradient_pair(reference, trainer, history))
+        gradients = worst_by_layer(trainable, gradient_measure(reference, trainer, history))
         rows += judged(f"{tag} gradients", gradients, tolerance + extra, note)
         trainer.step()
-        updates = worst_by_layer(trainable, update_pair(reference, before, trainer, history))
+        updates = worst_by_layer(trainable, measured(update_pair(reference, before, trainer, history)))
         rows += diagnosed(
             judged(f"{tag} parameter updates", updates, tolerance),
             updates,
@@ -240,7 +312,7 @@ def training_rows(
             for k in reference
             if k.startswith("after/") and k.split(".")[-1].startswith("moving_")
         ]
-        statistics = worst_by_layer(moving, statistics_pair(reference, trainer, history))
+        statistics = worst_by_layer(moving, measured(statistics_pair(reference, trainer, history)))
         rows += diagnosed(
             judged(f"{tag} batch-norm moving statistics", statistics, tolerance),
             statistics,
