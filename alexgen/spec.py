@@ -144,7 +144,7 @@ class Training(Strict):
 
     optimizer: Optimizer = Field(default_factory=lambda: SGD(type="sgd"))
     loss: Literal["categorical_crossentropy", "sparse_categorical_crossentropy"] = "categorical_crossentropy"
-    metrics: list[Literal["accuracy", "top5_accuracy"]] = Field(default_factory=list)
+    metrics: list[Literal["accuracy", "top5_accuracy"]] = Field(default_factory=lambda: [])
     batch_size: Annotated[PositiveInt, Field(le=1_000_000)] = 32
     epochs: Annotated[PositiveInt, Field(le=1_000_000)] = 1
     lr_schedule: LRSchedule | None = None
