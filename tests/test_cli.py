@@ -226,3 +226,23 @@ def test_the_documented_diagnostics_example(alexgen_cli, tmp_path: Path) -> None
     (tmp_path / "net.yaml").write_text(spec)
     result = alexgen_cli("analyze", "net.yaml", cwd=tmp_path)
     assert (result.returncode, result.stdout, result.stderr) == (2, "", shown)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_analyze_leaves_the_collector_as_it_found_it(enabled: bool) -> None:
+    """analyze pauses the cyclic collector while it runs; an in-process caller gets it back in its own state."""
+    import gc
+
+    from click.testing import CliRunner
+
+    from alexgen.cli import cli
+
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        result = CliRunner().invoke(cli, ["analyze", "--no-cache", "--format", "json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["total_params"] == TOTALS["alexnet"]
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
