@@ -170,17 +170,12 @@ def collector_paused() -> Iterator[None]:
     the oldest generation unscanned (freeze, then unfreeze), as if they had survived the young collections;
     at exit they are frozen after the other exit handlers have run, and the interpreter shuts down as usual.
     """
+    from alexgen.gcpause import without_gc_pauses
+
     atexit.unregister(gc.freeze)
     atexit.register(gc.freeze)
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with without_gc_pauses():
         yield
-    finally:
-        if enabled:
-            gc.freeze()
-            gc.enable()
-            gc.unfreeze()
 
 
 def analysed(spec: str | None, budget: Budget, sets: tuple[str, ...], cached: bool) -> Graph | Facts:
