@@ -24,7 +24,7 @@ from functools import cache
 
 import pytest
 
-from alexgen.render import environment, render_module
+from alexgen.render import environment, render_module, render_support
 from alexgen.spec import LAYER_MODELS
 from alexgen.validate import graph_from_text
 
@@ -356,9 +356,11 @@ def find_in_order(lines: list[str], expected: tuple[str, ...]) -> str | None:
 
 @cache
 def rendered(layers: str, target: str) -> list[str]:
-    """The code lines of a row's module for one target."""
+    """The code lines of a row's module for one target, after those of its folder's support module (which defines
+    the helper classes the module imports)."""
     graph = graph_from_text(spec_text(layers), "probe.yaml")
-    return code_lines(render_module(graph, target, environment(), "probe.yaml"))
+    support = code_lines(render_support(target, environment()))
+    return support + code_lines(render_module(graph, target, environment(), "probe.yaml"))
 
 
 @pytest.mark.parametrize(("layers", "keras_lines", "torch_lines"), [row[1:] for row in TABLE],
