@@ -18,13 +18,13 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
 def import_source(module_name: str, source: str, folder: Path | None = None,
-                  templates: Path | None = None) -> ModuleType:
+                  templates: Path | None = None, target: str | None = None) -> ModuleType:
     """Import generated source as a fresh module, written to `folder` (or a temporary one) beside its target's
-    support module."""
+    support module (the target as given, else as the source's header names it)."""
     folder = folder or Path(tempfile.mkdtemp(prefix="alexgen-"))
     path = folder / f"{module_name}.py"
     path.write_text(source, encoding="utf-8")
-    target = target_of(source)
+    target = target or target_of(source)
     if target is not None:
         (folder / f"{SUPPORT_MODULE}.py").write_text(support_text(target, templates), encoding="utf-8")
     return load_generated(path, module_name)
@@ -53,7 +53,7 @@ def support_text(target: str, templates: Path | None = None) -> str:
 def generated_module(graph: Graph, spec_path: str, target: str, templates: Path | None = None) -> ModuleType:
     """Render and import one target's module of a graph (only that framework is imported)."""
     source = render_module(graph, target, environment(templates), spec_path)
-    return import_source(f"alexgen_check_{target}_{graph.name}", source, templates=templates)
+    return import_source(f"alexgen_check_{target}_{graph.name}", source, templates=templates, target=target)
 
 
 def generated_modules(graph: Graph, spec_path: str, templates: Path | None = None) -> tuple[ModuleType, ModuleType]:
