@@ -58,6 +58,24 @@ def median_time(step: Callable[[], object], repeat: int, warmup: int = 1) -> flo
     return statistics.median(timings(step, repeat, warmup))
 
 
+def interleaved_medians(steps: Sequence[Callable[[], object]], repeat: int, warmup: int = 1) -> list[float]:
+    """Median wall seconds of each step, all warmed up first and then timed in turn, one call each per round.
+
+    Steps compared with each other must be timed this way: timed one after the other, in blocks, the first
+    block paid for the process's memory allocator still growing its heap (up to 2.6x the page faults per
+    PyTorch AlexNet call), and a change in the machine's load hit some blocks and not others."""
+    for _ in range(warmup):
+        for step in steps:
+            step()
+    times: list[list[float]] = [[] for _ in steps]
+    for _ in range(repeat):
+        for step, spent in zip(steps, times, strict=True):
+            start = time.perf_counter()
+            step()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
+
+
 def run_time(command: Sequence[str], repeat: int, cwd: Path = ROOT, warmup: int = 1) -> float:
     """Median wall seconds of a command run in a new process (stdout discarded; a failure raises)."""
 

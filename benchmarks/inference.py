@@ -19,7 +19,7 @@ from benchmarks.common import (
     Metrics,
     Row,
     fraction_metrics,
-    median_time,
+    interleaved_medians,
     parser,
     peak_or_measure,
     repetitions,
@@ -48,18 +48,29 @@ def compiled_model(module: Any, net: Net, batch: int) -> tuple[Any, float]:
 
 
 def torch_rows(net: Net, batches: list[int], args: argparse.Namespace) -> list[Row]:
-    """Generated model as generated (eval, no_grad) and the hand-written one in NCHW and channels_last."""
+    """Generated model as generated (eval, no_grad), through `predict`, and the hand-written one in NCHW and
+    channels_last; every model of a batch timed in turn (interleaved)."""
     import torch
 
     torch.manual_seed(0)
     module = generated(net, "pytorch")
     fast = module.build_model()
-    models: list[tuple[str, str, Any, Callable[[], Any], bool]] = [
+    # (key, label, model, context, input in channels_last, reference)
+    models: list[tuple[str, str, Any, Callable[[], Any], bool, bool]] = [
         (
             "torch_generated_predict",
             "generated `predict(model, x)` (channels_last, inference_mode)",
             lambda x: module.predict(fast, x),
             contextlib.nullcontext,
+            False,
+            False,
+        ),
+        (
+            "torch_generated_predict_cl_input",
+            "generated `predict(model, x)`, x already channels_last (as the channels_last reference gets it)",
+            lambda x: module.predict(fast, x),
+            contextlib.nullcontext,
+            True,
             False,
         ),
         (
@@ -68,12 +79,14 @@ def torch_rows(net: Net, batches: list[int], args: argparse.Namespace) -> list[R
             module.build_model().eval(),
             torch.no_grad,
             False,
+            False,
         ),
         (
             "torch_reference",
             "hand-written torchvision-style, NCHW (inference_mode)",
             torch_reference(net).eval(),
             torch.inference_mode,
+            False,
             True,
         ),
         (
@@ -81,30 +94,37 @@ def torch_rows(net: Net, batches: list[int], args: argparse.Namespace) -> list[R
             "hand-written, channels_last (inference_mode)",
             torch_reference(net).eval().to(memory_format=torch.channels_last),
             torch.inference_mode,
+            True,
             False,
         ),
     ]
     if not args.tiny:  # torch.compile's first call takes tens of seconds even for the tiny network
         compiled, seconds = compiled_model(module, net, batches[0])
         label = f"generated `build_model(compile=True)`, inference_mode (first call compiles: {seconds:.0f} s)"
-        models.insert(1, ("torch_generated_compiled", label, compiled, torch.inference_mode, False))
+        models.insert(2, ("torch_generated_compiled", label, compiled, torch.inference_mode, False, False))
     rows = []
     for batch in batches:
         x = torch.randn(batch, 3, net.size, net.size)
-        for key, label, model, context, is_ref in models:
-            inputs = x.contiguous(memory_format=torch.channels_last) if key.endswith("_cl") else x
+        x_cl = x.contiguous(memory_format=torch.channels_last)
+        steps = []
+        for _, _, model, context, channels_last, _ in models:
 
-            def step(model: Any = model, context: Callable[[], Any] = context, inputs: Any = inputs) -> None:
+            def step(model: Any = model, context: Callable[[], Any] = context,
+                     inputs: Any = x_cl if channels_last else x) -> None:
                 with context():
                     model(inputs)
 
-            warmup, repeat = repeats(batch, args)
-            rows.append(Row("PyTorch", key, label, batch, median_time(step, repeat, warmup), is_ref))
+            steps.append(step)
+        warmup, repeat = repeats(batch, args)
+        seconds = interleaved_medians(steps, repeat, warmup)
+        rows += [Row("PyTorch", key, label, batch, spent, is_ref)
+                 for (key, label, *_, is_ref), spent in zip(models, seconds, strict=True)]
     return rows
 
 
 def keras_rows(net: Net, batches: list[int], args: argparse.Namespace) -> list[Row]:
-    """Generated model called eagerly and through tf.function, and the hand-written functional model."""
+    """Generated model called eagerly and through tf.function, and the hand-written functional model; every
+    model of a batch timed in turn (interleaved)."""
     import keras
     import tensorflow as tf
 
@@ -131,10 +151,11 @@ def keras_rows(net: Net, batches: list[int], args: argparse.Namespace) -> list[R
     rows = []
     for batch in batches:
         x = tf.random.normal((batch, net.size, net.size, 3), seed=0)
-        for key, label, call, is_ref in calls:
-            warmup, repeat = repeats(batch, args)
-            seconds = median_time(lambda call=call, x=x: call(x).numpy(), repeat, warmup)
-            rows.append(Row("Keras", key, label, batch, seconds, is_ref))
+        steps = [lambda call=call, x=x: call(x).numpy() for _, _, call, _ in calls]
+        warmup, repeat = repeats(batch, args)
+        seconds = interleaved_medians(steps, repeat, warmup)
+        rows += [Row("Keras", key, label, batch, spent, is_ref)
+                 for (key, label, _, is_ref), spent in zip(calls, seconds, strict=True)]
     return rows
 
 

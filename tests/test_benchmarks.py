@@ -38,8 +38,9 @@ def test_the_tiny_inference_run_measures_every_model_at_each_batch() -> None:
 
     text, metrics = inference.run(["--tiny", "--peak", "100", "--framework", "torch"])
     keys = {key.rsplit("_b", 1)[0] for key in metrics}
-    assert keys == {"torch_generated_predict", "torch_generated", "torch_reference", "torch_reference_cl"}, keys
-    assert text.count("| PyTorch |") == 4, text  # four models at batch 2 (torch.compile only outside --tiny)
+    assert keys == {"torch_generated_predict", "torch_generated_predict_cl_input", "torch_generated",
+                    "torch_reference", "torch_reference_cl"}, keys
+    assert text.count("| PyTorch |") == 5, text  # five models at batch 2 (torch.compile only outside --tiny)
 
 
 def test_run_writes_the_report_and_keeps_the_notes(tmp_path: Path) -> None:
@@ -61,3 +62,22 @@ def test_run_writes_the_report_and_keeps_the_notes(tmp_path: Path) -> None:
     assert report.endswith(f"{NOTES}\nhand-written analysis\n")
     for heading in ("## Goals", "### Scaling", "python benchmarks/run.py --tiny --only scaling", "- CPU: "):
         assert heading in report, heading
+
+
+def test_interleaved_medians_warms_every_step_then_times_them_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import common
+
+    clock = [0.0]
+    calls: list[str] = []
+
+    def step(name: str, seconds: float) -> object:
+        def run() -> None:
+            calls.append(name)
+            clock[0] += seconds
+
+        return run
+
+    monkeypatch.setattr(common.time, "perf_counter", lambda: clock[0])
+    medians = common.interleaved_medians([step("a", 1.0), step("b", 3.0)], repeat=3, warmup=2)
+    assert calls == ["a", "b"] * 5, calls  # two warm-up rounds, then three timed rounds, never a block of one step
+    assert medians == [1.0, 3.0], medians
