@@ -59,20 +59,24 @@ def median_time(step: Callable[[], object], repeat: int, warmup: int = 1) -> flo
 
 
 def interleaved_medians(steps: Sequence[Callable[[], object]], repeat: int, warmup: int = 1) -> list[float]:
-    """Median wall seconds of each step, all warmed up first and then timed in turn, one call each per round.
+    """Median wall seconds of each step, all warmed up first and then timed in turn, one call each per round,
+    each round starting one step later than the one before.
 
     Steps compared with each other must be timed this way: timed one after the other, in blocks, the first
     block paid for the process's memory allocator still growing its heap (up to 2.6x the page faults per
-    PyTorch AlexNet call), and a change in the machine's load hit some blocks and not others."""
+    PyTorch AlexNet call), and a change in the machine's load hit some blocks and not others. The rotation
+    keeps a step off a fixed place in the allocator's cycle (its page faults alternated call by call, so in a
+    fixed order of an even number of steps the same steps always got the expensive calls)."""
     for _ in range(warmup):
         for step in steps:
             step()
     times: list[list[float]] = [[] for _ in steps]
-    for _ in range(repeat):
-        for step, spent in zip(steps, times, strict=True):
+    for round_ in range(repeat):
+        for index in range(len(steps)):
+            turn = (index + round_) % len(steps)
             start = time.perf_counter()
-            step()
-            spent.append(time.perf_counter() - start)
+            steps[turn]()
+            times[turn].append(time.perf_counter() - start)
     return [statistics.median(spent) for spent in times]
 
 

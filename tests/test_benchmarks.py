@@ -64,7 +64,7 @@ def test_run_writes_the_report_and_keeps_the_notes(tmp_path: Path) -> None:
         assert heading in report, heading
 
 
-def test_interleaved_medians_warms_every_step_then_times_them_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interleaved_medians_warms_every_step_then_times_them_in_turn_rotating(monkeypatch: pytest.MonkeyPatch) -> None:
     from benchmarks import common
 
     clock = [0.0]
@@ -79,5 +79,6 @@ def test_interleaved_medians_warms_every_step_then_times_them_in_turn(monkeypatc
 
     monkeypatch.setattr(common.time, "perf_counter", lambda: clock[0])
     medians = common.interleaved_medians([step("a", 1.0), step("b", 3.0)], repeat=3, warmup=2)
-    assert calls == ["a", "b"] * 5, calls  # two warm-up rounds, then three timed rounds, never a block of one step
+    # two warm-up rounds, then three timed rounds, each starting one step later; never a block of one step
+    assert calls == ["a", "b", "a", "b", "a", "b", "b", "a", "a", "b"], calls
     assert medians == [1.0, 3.0], medians
