@@ -16,6 +16,7 @@ TINY = {
     "scaling": ["--tiny"],
     "robustness": ["--tiny"],
     "torch_profile": ["--tiny"],
+    "training_profile": ["--tiny"],
     "inference": ["--tiny", "--peak", "100"],
     "training": ["--tiny", "--peak", "100"],
 }
@@ -23,7 +24,7 @@ TINY = {
 
 @pytest.mark.parametrize("name", list(TINY))
 def test_each_benchmark_runs_in_its_tiny_mode(name: str) -> None:
-    if name in ("inference", "training", "torch_profile"):
+    if name in ("inference", "training", "torch_profile", "training_profile"):
         pytest.importorskip("torch")
         pytest.importorskip("keras")
     module = importlib.import_module(f"benchmarks.{name}")
@@ -61,3 +62,16 @@ def test_run_writes_the_report_and_keeps_the_notes(tmp_path: Path) -> None:
     assert report.endswith(f"{NOTES}\nhand-written analysis\n")
     for heading in ("## Goals", "### Scaling", "python benchmarks/run.py --tiny --only scaling", "- CPU: "):
         assert heading in report, heading
+
+
+def test_profile_self_times_subtract_nested_events_and_group_by_family() -> None:
+    from benchmarks.training_profile import by_family, family, self_times
+
+    # an outer call (0-100) holding two ops (10-40 and 50-60), one of which holds a child (20-30)
+    events = [(0, 100, "call"), (10, 30, "a:Conv2D"), (20, 10, "b:Mul"), (50, 10, "c:MatMul")]
+    assert self_times(events) == {"call": 60, "a:Conv2D": 20, "b:Mul": 10, "c:MatMul": 10}
+    assert family("gradient_tape/conv1/Conv2DBackpropFilter:_MklNativeConv2DBackpropFilterWithBias") == (
+        "convolution, backward")
+    assert family("adam/Mul_3:Mul") == "optimizer update" != family("loss/Mul:Mul")
+    assert by_family({"aten::mm": 6.0, "aten::convolution_backward": 4.0}, repeat=2) == {
+        "dense (matmul), forward and backward": 3.0, "convolution, backward": 2.0}
