@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:  # `python benchmarks/run.py` puts benchmarks/, no
 
 from benchmarks.common import ENV, METRICS_ENV, cpu_flags, cpu_model, load_average, table, versions  # noqa: E402
 
-SCRIPTS = ("peak", "compiler", "scaling", "inference", "training", "torch_profile", "robustness")
+SCRIPTS = ("peak", "compiler", "scaling", "inference", "training", "torch_profile", "training_profile", "robustness")
 NOTES = "<!-- notes: everything below this line is kept when run.py regenerates the file -->"
 
 

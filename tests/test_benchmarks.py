@@ -16,6 +16,7 @@ TINY = {
     "scaling": ["--tiny"],
     "robustness": ["--tiny"],
     "torch_profile": ["--tiny"],
+    "training_profile": ["--tiny"],
     "inference": ["--tiny", "--peak", "100"],
     "training": ["--tiny", "--peak", "100"],
 }
@@ -23,7 +24,7 @@ TINY = {
 
 @pytest.mark.parametrize("name", list(TINY))
 def test_each_benchmark_runs_in_its_tiny_mode(name: str) -> None:
-    if name in ("inference", "training", "torch_profile"):
+    if name in ("inference", "training", "torch_profile", "training_profile"):
         pytest.importorskip("torch")
         pytest.importorskip("keras")
     module = importlib.import_module(f"benchmarks.{name}")
@@ -82,3 +83,16 @@ def test_interleaved_medians_warms_every_step_then_times_them_in_turn_rotating(m
     # two warm-up rounds, then three timed rounds, each starting one step later; never a block of one step
     assert calls == ["a", "b", "a", "b", "a", "b", "b", "a", "a", "b"], calls
     assert medians == [1.0, 3.0], medians
+
+
+def test_profile_self_times_subtract_nested_events_and_group_by_family() -> None:
+    from benchmarks.training_profile import by_family, family, self_times
+
+    # an outer call (0-100) holding two ops (10-40 and 50-60), one of which holds a child (20-30)
+    events = [(0, 100, "call"), (10, 30, "a:Conv2D"), (20, 10, "b:Mul"), (50, 10, "c:MatMul")]
+    assert self_times(events) == {"call": 60, "a:Conv2D": 20, "b:Mul": 10, "c:MatMul": 10}
+    assert family("gradient_tape/conv1/Conv2DBackpropFilter:_MklNativeConv2DBackpropFilterWithBias") == (
+        "convolution, backward")
+    assert family("adam/Mul_3:Mul") == "optimizer update" != family("loss/Mul:Mul")
+    assert by_family({"aten::mm": 6.0, "aten::convolution_backward": 4.0}, repeat=2) == {
+        "dense (matmul), forward and backward": 3.0, "convolution, backward": 2.0}
