@@ -14,8 +14,9 @@ from alexgen.validate import graph_from_text
 torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.torch
-SPEC = "alexgen: 1\nname: {name}\ninput_shape: [1, 1, 2]\nlayers:\n  - {{type: flatten, name: f}}\n  - {{type: dense, name: d, units: 2}}\ntraining:\n  optimizer: {optimizer}\n"
-PIECE = 7  # elements per piece here: every tensor below spans several pieces, the last one short
+SPEC = ("alexgen: 1\nname: {name}\ninput_shape: [1, 1, 2]\nlayers:\n  - {{type: flatten, name: f}}\n"
+        "  - {{type: dense, name: d, units: 2}}\ntraining:\n  optimizer: {optimizer}\n")
+PIECE = 7  # elements per piece here: the larger tensors below span several pieces, the last one short
 
 
 def support(optimizer: str, monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, ModuleType]:
