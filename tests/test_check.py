@@ -550,3 +550,16 @@ def test_zfnet_like_passes() -> None:
     rows = check(PITFALL_DIR / "zfnet_like.yaml")
     assert not failing(rows), describe(failing(rows))
     assert {"conv1", "conv2", "fc6", "fc7", "predictions"} <= set(forward_rows(rows, "float32"))
+
+
+def test_tensorflow_worker_keeps_jax_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alexgen.check import worker
+
+    for backend, blocked in (("tensorflow", True), ("jax", False)):
+        monkeypatch.setenv("KERAS_BACKEND", backend)
+        monkeypatch.delitem(sys.modules, "jax", raising=False)
+        worker.without_jax()
+        assert ("jax" in sys.modules and sys.modules["jax"] is None) == blocked, backend
+        if blocked:
+            with pytest.raises(ImportError):
+                import jax  # noqa: F401

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from alexgen import weights as w
+from alexgen.analysis import LAYOUT_AXES
 from alexgen.check.common import Row, errors
 from alexgen.check.torch_side import TorchSide, neutral_array, to_torch_layout, torch_tensor
 from alexgen.check.training_diagnosis import (
+    SAMPLE,
     History,
     diagnose_learning_rate,
     diagnose_statistics,
@@ -121,25 +123,37 @@ class TorchTrainer:
         loss.backward()
         return float(loss.detach())
 
+    def neutral_view(self, key: str, tensor: Any) -> Any | None:
+        """`tensor` (a parameter or its gradient) as a view in the neutral layout, rows in PyTorch's order; None
+        when that layout is not a view of PyTorch's."""
+        _, slot, _, _ = self.slots[key]
+        try:
+            view = tensor.detach().permute(*np.argsort(LAYOUT_AXES[slot.layout]).tolist()).view(slot.shape)
+        except RuntimeError:
+            return None
+        return view if view.dim() else None
+
+    def row_index(self, key: str) -> Any | None:
+        """The neutral row of each of PyTorch's rows (a flatten-ordered kernel's), None when they are the same."""
+        import torch
+
+        _, slot, order, _ = self.slots[key]
+        return torch.as_tensor(order, dtype=torch.long) if order is not None and slot.follows_input else None
+
     def swap_gradient_blocks(self, key: str, reference: Array) -> tuple[float, float] | None:
         """(max |reference − autograd's|, max |reference|) of one parameter's gradient, compared and overwritten
         with the reference's a block of rows at a time through a view of autograd's gradient in the neutral
         layout (no whole-tensor copy); None when that layout is not a view of PyTorch's."""
         import torch
 
-        from alexgen.analysis import LAYOUT_AXES
-
-        _, slot, order, parameter = self.slots[key]
+        parameter = self.slots[key][3]
         assert parameter is not None, key
         own = parameter.grad
-        if own is None or not reference.size:
-            return None
-        try:
-            neutral = own.permute(*np.argsort(LAYOUT_AXES[slot.layout]).tolist()).view(slot.shape)
-        except RuntimeError:
+        neutral = None if own is None or not reference.size else self.neutral_view(key, own)
+        if neutral is None:
             return None
         given = torch.from_numpy(reference)
-        index = torch.as_tensor(order, dtype=torch.long) if order is not None and slot.follows_input else None
+        index = self.row_index(key)
         worst, size = [], []  # per block; numpy's max keeps a NaN
         for start in range(0, len(neutral), BLOCK_ROWS):
             rows = slice(start, start + BLOCK_ROWS)
@@ -148,6 +162,37 @@ class TorchTrainer:
             size.append(float(block.abs().max()))
             neutral[rows].copy_(block)
         return float(np.max(worst)), float(np.max(size))
+
+    def head(self, key: str) -> Array:
+        """`sample` of one tensor of the model's state in the neutral layout, read from its first rows only."""
+        state_key = self.slots[key][0]
+        neutral = self.neutral_view(key, self.state[state_key])
+        if neutral is None:
+            return sample(self.tensor(key))
+        rows = min(len(neutral), -(-SAMPLE // max(1, neutral[0].numel())))
+        index = self.row_index(key)
+        first = neutral[:rows] if index is None else neutral.index_select(0, index.argsort()[:rows])
+        return sample(first.numpy())
+
+    def update_into(self, key: str, start: Array) -> Array:
+        """One tensor of the model's state minus `start` (neutral layout, float64), written into `start` a block of
+        rows at a time through a neutral-layout view of PyTorch's tensor (a fresh array when there is none)."""
+        state_key = self.slots[key][0]
+        neutral = self.neutral_view(key, self.state[state_key])
+        if neutral is None:
+            update = self.tensor(key)
+            update -= start
+            return update
+        index = self.row_index(key)
+        for first in range(0, len(neutral), BLOCK_ROWS):
+            rows = slice(first, first + BLOCK_ROWS)
+            own = neutral[rows].numpy()
+            if index is None:
+                np.subtract(own, start[rows], out=start[rows])
+            else:
+                keras_rows = index[rows].numpy()
+                start[keras_rows] = own - start[keras_rows]
+        return start
 
     def swap_gradient(self, key: str, reference: Array) -> tuple[Array, Array]:
         """(the reference's gradient, autograd's) of one parameter in PyTorch's layout; the reference's is left in
@@ -201,17 +246,23 @@ def update_pair(
     """Per key: (Keras's update, PyTorch's update) of one tensor over the step, both from the same start."""
 
     def pair(key: str) -> tuple[Array, Array]:
+        keras_update = owned(reference, f"after/{key}")
+        history.keras[-1][key] = sample(keras_update)
         start = before(key)
-        keras_after = reference[f"after/{key}"]
-        history.keras[-1][key] = sample(keras_after)
-        keras_update = np.subtract(keras_after, start, dtype=np.float64)
-        del keras_after
-        torch_update = trainer.tensor(key)
-        history.torch[-1][key] = sample(torch_update)
-        torch_update -= start
-        return keras_update, torch_update
+        keras_update -= start
+        history.torch[-1][key] = trainer.head(key)
+        return keras_update, trainer.update_into(key, start)
 
     return pair
+
+
+def owned(records: Mapping[str, Array], key: str) -> Array:
+    """`records[key]` as a float64 array the caller may overwrite: a stored record is read fresh from its file,
+    anything else is copied."""
+    from alexgen.check.worker import StoredRecords
+
+    value = records[key]
+    return np.asarray(value, dtype=np.float64) if isinstance(records, StoredRecords) else np.array(value, np.float64)
 
 
 def diagnosed(rows: list[Row], worst: Row | None, diagnose: Callable[[str], str]) -> list[Row]:
@@ -222,8 +273,8 @@ def diagnosed(rows: list[Row], worst: Row | None, diagnose: Callable[[str], str]
 
 
 def recorded_after(reference: Mapping[str, Array]) -> Callable[[str], Array]:
-    """Keras's tensor after a step, read when asked: the start of the next step."""
-    return lambda key: np.asarray(reference[f"after/{key}"], dtype=np.float64)
+    """Keras's tensor after a step, read when asked (an array the caller may overwrite): the next step's start."""
+    return lambda key: owned(reference, f"after/{key}")
 
 
 def training_rows(
@@ -269,7 +320,7 @@ def stepped_rows(
     name = training.optimizer.type if training else "sgd"
 
     def start(key: str) -> Array:
-        return np.asarray(starts[key], dtype=np.float64)
+        return owned(starts, key)
 
     before: Callable[[str], Array] = start
     extra, note = gradient_allowance(graph)

@@ -112,11 +112,19 @@ def spawn(job: dict[str, Any], backend: str) -> None:
         raise RuntimeError(f"the Keras reference on the {backend} backend failed:\n{tail}")
 
 
+def without_jax() -> None:
+    """On the TensorFlow backend, keep JAX out of the worker: TensorFlow imports it when it is installed
+    (tensorflow.lite's optional `from jax import jit`), 0.11 GiB of resident memory and ~0.5 s, measured."""
+    if os.environ.get("KERAS_BACKEND") == "tensorflow":
+        sys.modules.setdefault("jax", None)  # type: ignore[arg-type]  # `import jax` then raises ImportError
+
+
 def main() -> None:
     """Entry point of the worker process."""
     from alexgen.quiet import quiet_framework_startup
 
     quiet_framework_startup()
+    without_jax()
     run_worker(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8")))
 
 
