@@ -27,27 +27,48 @@ from benchmarks.models import Net, generated, keras_reference, network, torch_re
 TRAINING_FACTOR = 3
 
 
+def torch_batch(net: Net, batch: int) -> tuple[Any, Any]:
+    """A seeded batch of random images (NCHW) and class labels."""
+    import torch
+
+    torch.manual_seed(0)
+    return torch.randn(batch, 3, net.size, net.size), torch.randint(0, net.classes, (batch,))
+
+
+def torch_generated_step(net: Net, x: Any, y: Any) -> Callable[[], None]:
+    """One training step of the generated PyTorch model with its own optimizer, loss and regularization."""
+    module = generated(net, "pytorch")
+    model = module.build_model().train()
+    optimizer = module.make_optimizer(model)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss = module.loss_fn(model(x), y) + module.regularization_loss(model)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def keras_generated_model(net: Net, batch: int) -> tuple[Any, Any, Any]:
+    """The generated Keras model compiled by its compile_model, and a seeded batch (NHWC images, labels)."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    module = generated(net, "keras")
+    x = tf.random.normal((batch, net.size, net.size, 3), seed=0)
+    y = tf.constant(np.random.default_rng(0).integers(0, net.classes, batch))
+    return module.compile_model(module.build_model()), x, y
+
+
 def torch_rows(net: Net, batch: int, args: argparse.Namespace) -> list[Row]:
     """The generated model with its own optimizer and loss, and the hand-written one (NCHW, channels_last)."""
     import torch
     from torch import nn
 
-    torch.manual_seed(0)
-    module = generated(net, "pytorch")
-    x = torch.randn(batch, 3, net.size, net.size)
-    y = torch.randint(0, net.classes, (batch,))
-
-    def generated_step() -> Callable[[], None]:
-        model = module.build_model().train()
-        optimizer = module.make_optimizer(model)
-
-        def step() -> None:
-            optimizer.zero_grad(set_to_none=True)
-            loss = module.loss_fn(model(x), y) + module.regularization_loss(model)
-            loss.backward()
-            optimizer.step()
-
-        return step
+    x, y = torch_batch(net, batch)
 
     def reference_step(channels_last: bool) -> Callable[[], None]:
         model = torch_reference(net).train()
@@ -65,7 +86,7 @@ def torch_rows(net: Net, batch: int, args: argparse.Namespace) -> list[Row]:
 
     warmup, repeat = repetitions(args, full=(2, 5), quick=(1, 3))
     steps = [
-        ("torch_generated", "generated: build_model, make_optimizer, loss_fn", generated_step(), False),
+        ("torch_generated", "generated: build_model, make_optimizer, loss_fn", torch_generated_step(net, x, y), False),
         ("torch_reference", "hand-written torchvision-style, NCHW", reference_step(False), True),
         ("torch_reference_cl", "hand-written, channels_last", reference_step(True), False),
     ]
@@ -78,14 +99,9 @@ def torch_rows(net: Net, batch: int, args: argparse.Namespace) -> list[Row]:
 def keras_rows(net: Net, batch: int, args: argparse.Namespace) -> list[Row]:
     """The generated model compiled by its compile_model (train_on_batch), and a hand-written tf.function step."""
     import keras
-    import numpy as np
     import tensorflow as tf
 
-    keras.utils.set_random_seed(0)
-    module = generated(net, "keras")
-    x = tf.random.normal((batch, net.size, net.size, 3), seed=0)
-    y = tf.constant(np.random.default_rng(0).integers(0, net.classes, batch))
-    model = module.compile_model(module.build_model())
+    model, x, y = keras_generated_model(net, batch)
     reference = keras_reference(net)
     optimizer = keras.optimizers.Adam(learning_rate=1e-4)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from benchmarks.common import Metrics, parser, repetitions, script_main, table
-from benchmarks.models import Net, generated, network
+from benchmarks.models import Net, network
+from benchmarks.training import keras_generated_model, torch_batch, torch_generated_step
 
 # (family, test on a lower-case op name), first match wins; the names are TensorFlow op types and aten operators
 FAMILIES: tuple[tuple[str, Callable[[str], bool]], ...] = (
@@ -75,17 +76,11 @@ def tensorflow_ops(log_dir: str) -> dict[str, float]:
     return ops
 
 
-def keras_profile(net: Net, batch: int, warmup: int, repeat: int) -> dict[str, float]:
+def keras_ops(net: Net, batch: int, warmup: int, repeat: int) -> dict[str, float]:
     """Self ms per op over `repeat` train_on_batch calls of the generated Keras model."""
-    import keras
-    import numpy as np
     import tensorflow as tf
 
-    keras.utils.set_random_seed(0)
-    module = generated(net, "keras")
-    model = module.compile_model(module.build_model())
-    x = tf.random.normal((batch, net.size, net.size, 3), seed=0)
-    y = tf.constant(np.random.default_rng(0).integers(0, net.classes, batch))
+    model, x, y = keras_generated_model(net, batch)
     for _ in range(max(warmup, 1)):  # the first call traces the step function
         model.train_on_batch(x, y)
     with tempfile.TemporaryDirectory(prefix="alexgen-tf-profile-") as log_dir:
@@ -96,22 +91,11 @@ def keras_profile(net: Net, batch: int, warmup: int, repeat: int) -> dict[str, f
         return tensorflow_ops(log_dir)
 
 
-def torch_profile(net: Net, batch: int, warmup: int, repeat: int) -> dict[str, float]:
+def pytorch_ops(net: Net, batch: int, warmup: int, repeat: int) -> dict[str, float]:
     """Self ms per aten operator over `repeat` steps of the generated PyTorch model, optimizer and loss."""
-    import torch
     from torch.profiler import ProfilerActivity, profile
 
-    torch.manual_seed(0)
-    module = generated(net, "pytorch")
-    model = module.build_model().train()
-    optimizer = module.make_optimizer(model)
-    x, y = torch.randn(batch, 3, net.size, net.size), torch.randint(0, net.classes, (batch,))
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        (module.loss_fn(model(x), y) + module.regularization_loss(model)).backward()
-        optimizer.step()
-
+    step = torch_generated_step(net, *torch_batch(net, batch))
     for _ in range(warmup):
         step()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -144,8 +128,8 @@ def run(argv: list[str] | None = None) -> tuple[str, Metrics]:
     net = network(args.tiny)
     batch = 2 if args.tiny else 32
     warmup, repeat = repetitions(args, full=(2, 3), quick=(1, 2))
-    profiles = {"Keras (TensorFlow)": keras_profile(net, batch, warmup, repeat),
-                "PyTorch": torch_profile(net, batch, warmup, repeat)}
+    profiles = {"Keras (TensorFlow)": keras_ops(net, batch, warmup, repeat),
+                "PyTorch": pytorch_ops(net, batch, warmup, repeat)}
     families = {name: by_family(ops, repeat) for name, ops in profiles.items()}
     keras_ms, torch_ms = families.values()
     labels = [label for label, _ in FAMILIES] + [OTHER]
