@@ -14,6 +14,7 @@ from alexgen.loader import Path_
 from alexgen.tree import PNode, Where, diagnostic, shown, suggest
 
 MAX_PARAMS = 100
+MAX_TEXT = 10_000  # characters a `${...}` substitution may produce: parameters that repeat text grow exponentially
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 TYPES: dict[type, str] = {bool: "bool", int: "int", float: "float", str: "str"}
 # keys of a spec file's top level: a parameter of the same name would make `--set NAME=...` ambiguous
@@ -161,12 +162,17 @@ class ParamTable:
                     raise ExprError(f"undefined parameter '{other}'", offset, suggest(other, list(sources)))
                 used.add(other)
                 self.used.add(other)
-                return value_of(other, (*chain, name))
+                found = value_of(other, (*chain, name))
+                if found is None:
+                    raise _Invalid  # its own problem is reported where it is declared: no cascade of errors
+                return found
 
             try:
                 value = substitute_value(node.value, lookup) if isinstance(node.value, str) else node.value
             except ExprError as exc:
                 self.problems.append(diagnostic(node.at, f"in parameter '{name}': {exc}", exc.hint))
+                value = None
+            except _Invalid:
                 value = None
             self.deps[name] = frozenset(used)
             if check_types and value is not None:
@@ -276,7 +282,17 @@ def substitute_value(text: str, lookup: Any) -> Any:
     parts = split(text)
     if len(parts) == 1 and isinstance(parts[0], Piece):
         return _at(parts[0], lookup)
-    return "".join(_text(_at(p, lookup)) if isinstance(p, Piece) else p for p in parts)
+    pieces: list[str] = []
+    length = 0
+    for part in parts:
+        piece = _text(_at(part, lookup)) if isinstance(part, Piece) else part
+        length += len(piece)
+        if length > MAX_TEXT:
+            offset = part.offset if isinstance(part, Piece) else 0
+            raise ExprError(f"the text grows past {MAX_TEXT:,} characters", offset,
+                            "a parameter that repeats another's text doubles it each time; write the text out")
+        pieces.append(piece)
+    return "".join(pieces)
 
 
 def whole_expression(text: str) -> str | None:

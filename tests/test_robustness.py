@@ -156,6 +156,11 @@ CASES = [
     Case("lone-surrogate", "`description: \"\\ud800\"`", HEADER + "  - {type: flatten}\ndescription: \"\\ud800\"\n",
          "the text holds a lone surrogate (half of a UTF-16 pair, e.g. from a \\ud800 escape), which no file can "
          "store", (6, 14)),
+    # --- parameters ------------------------------------------------------------------------------------------
+    Case("text-bomb", "30 parameters, each `\"${p}${p}\"` of the one before (16 GiB of text)",
+         HEADER.replace("probe", "${p30}") + "  - {type: flatten}\nparams:\n  p0: xxxxxxxxxxxxxxxx\n" +
+         "".join(f'  p{i}: "${{p{i - 1}}}${{p{i - 1}}}"\n' for i in range(1, 31)),
+         "in parameter 'p10': the text grows past 10,000 characters", (17, 8), subprocess=True),
 ]
 
 
