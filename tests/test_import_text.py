@@ -172,3 +172,38 @@ def test_cli_writes_a_valid_spec_and_refuses_without_writing(tmp_path: Path) -> 
 
     shape = run("import", str(SOURCES / "alexnet.cfg"), "-o", str(out), "--input-shape", "227,227")
     assert shape.returncode == 2 and "expected H,W,C" in shape.stderr
+
+
+def test_caffe_towers_concat_lrn_k_average_pool_and_grouped_padded_conv(tmp_path: Path) -> None:
+    path = write(tmp_path, "towers.prototxt", """\
+        layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 16 dim: 16 } } }
+        layer { name: "left" type: "Convolution" bottom: "data" top: "left"
+                convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
+        layer { name: "right" type: "Convolution" bottom: "data" top: "right"
+                convolution_param { num_output: 6 kernel_size: 5 pad: 2 } }
+        layer { name: "join" type: "Concat" bottom: "left" bottom: "right" top: "join" }
+        layer { name: "norm" type: "LRN" bottom: "join" top: "norm"
+                lrn_param { local_size: 3 alpha: 0.0003 beta: 0.75 k: 2 } }
+        layer { name: "grouped" type: "Convolution" bottom: "norm" top: "grouped"
+                convolution_param { num_output: 8 kernel_size: 3 pad: 1 group: 2 } }
+        layer { name: "relu" type: "ReLU" bottom: "grouped" top: "grouped" }
+        layer { name: "avg" type: "Pooling" bottom: "grouped" top: "avg"
+                pooling_param { pool: AVE kernel_size: 2 stride: 2 } }
+        layer { name: "fc" type: "InnerProduct" bottom: "avg" top: "fc" inner_product_param { num_output: 5 } }
+        layer { name: "drop" type: "Dropout" bottom: "fc" top: "fc" dropout_param { dropout_ratio: 0.25 } }
+        layer { name: "prob" type: "Softmax" bottom: "fc" top: "prob" }
+        """)
+    graph = import_source(str(path)).graph
+    shapes = {n.name: n.shape for n in graph.nodes}
+    assert shapes["left"] == (16, 16, 4) and shapes["right"] == (16, 16, 6)
+    assert shapes["join"] == (16, 16, 10)
+    assert set(graph.node("join").inputs) == {"left", "right"}
+    norm = graph.node("norm").layer
+    assert (norm.size, norm.beta, norm.bias) == (3, 0.75, 2.0) and norm.alpha == pytest.approx(0.0003 / 3, rel=1e-12)
+    grouped = graph.node("grouped")
+    assert (grouped.layer.groups, grouped.shape, grouped.params) == (2, (16, 16, 8), 8 * (10 // 2) * 3 * 3 + 8)
+    assert (graph.node("avg").type, graph.node("avg").shape) == ("avg_pool2d", (8, 8, 8))
+    assert graph.node("drop").layer.rate == 0.25
+    assert graph.node("fc").params == 8 * 8 * 8 * 5 + 5
+    convs = graph.node("left").params + graph.node("right").params + grouped.params
+    assert (convs, graph.total_params) == (4 * 3 * 3 * 3 + 4 + 6 * 3 * 5 * 5 + 6 + 368, convs + 8 * 8 * 8 * 5 + 5)
