@@ -194,9 +194,11 @@ def analysed(spec: str | None, budget: Budget, sets: tuple[str, ...], cached: bo
     return graph
 
 
-def load_all_or_exit(specs: tuple[str, ...], budget: Budget = DEFAULT_BUDGET,
-                     sets: tuple[str, ...] = ()) -> list[tuple[Graph, str]]:
-    """Analysed graphs of every SPEC (default: every spec in ./spec, else the bundled ones), or exit 2."""
+def load_all_or_exit(specs: tuple[str, ...], budget: Budget = DEFAULT_BUDGET, sets: tuple[str, ...] = (),
+                     own_sets: tuple[tuple[str, ...], ...] = ()) -> list[tuple[Graph, str]]:
+    """Analysed graphs of every SPEC (default: every spec in ./spec, else the bundled ones), or exit 2.
+
+    `sets` apply to every spec; `own_sets[i]`, where given, to the i-th spec only, after `sets`."""
     from alexgen.resources import data_dir, spec_files
     from alexgen.validate import load_graph
 
@@ -206,9 +208,10 @@ def load_all_or_exit(specs: tuple[str, ...], budget: Budget = DEFAULT_BUDGET,
         folder = Path("spec") if Path("spec").is_dir() else data_dir("spec")
         pairs = [(p, f"spec/{p.name}") for p in spec_files(folder)]
     graphs, problems = [], []
-    for path, display in pairs:
+    for index, (path, display) in enumerate(pairs):
+        overrides = sets + (own_sets[index] if index < len(own_sets) else ())
         try:
-            graphs.append((load_graph(path, display, budget, sets), display))
+            graphs.append((load_graph(path, display, budget, overrides), display))
         except SpecError as exc:
             problems.extend(exc.diagnostics)
     if problems:
@@ -383,14 +386,15 @@ def import_(source: str, output: str, fmt: str, input_shape: str | None, name: s
 @cli.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.svg or FILE.png.")
-def diagram(spec: str, output: str) -> None:
+@set_option
+def diagram(spec: str, output: str, sets: tuple[str, ...]) -> None:
     """Draw SPEC as a picture: one box per layer, towers side by side, totals in the caption."""
     from alexgen.diagram import DiagramError, output_format, write_diagram
     from alexgen.netview import from_graph
 
     try:
         output_format(Path(output))
-        graph = load_or_exit(spec)
+        graph = load_or_exit(spec, sets=sets)
         size = write_diagram(from_graph(graph), Path(output))
     except DiagramError as exc:
         click.echo(f"alexgen: {printable(str(exc))}", err=True)
@@ -403,12 +407,16 @@ def diagram(spec: str, output: str) -> None:
 @click.argument("spec_b", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
               show_default=True, help="Output format.")
-def diff(spec_a: str, spec_b: str, fmt: str) -> None:
+@set_option
+@click.option("--set-a", "sets_a", multiple=True, metavar="KEY=VALUE", help="Like --set, for SPEC_A only.")
+@click.option("--set-b", "sets_b", multiple=True, metavar="KEY=VALUE", help="Like --set, for SPEC_B only.")
+def diff(spec_a: str, spec_b: str, fmt: str, sets: tuple[str, ...], sets_a: tuple[str, ...],
+         sets_b: tuple[str, ...]) -> None:
     """Compare SPEC_A with SPEC_B: layers, totals, and which trained weights carry over."""
     from alexgen import diff as report
     from alexgen.netview import from_graph
 
-    (graph_a, _), (graph_b, _) = load_all_or_exit((spec_a, spec_b))
+    (graph_a, _), (graph_b, _) = load_all_or_exit((spec_a, spec_b), sets=sets, own_sets=(sets_a, sets_b))
     result = report.compare(from_graph(graph_a), from_graph(graph_b))
     if fmt == "table":
         report.print_table(result)

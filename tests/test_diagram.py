@@ -317,3 +317,19 @@ def test_diagram_imports_matplotlib_but_no_framework() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_cli_set_draws_the_overridden_network(alexgen_cli, tmp_path: Path) -> None:
+    resolved = alexgen_cli("resolve", "spec/alexnet.yaml", "--set", "num_classes=10")
+    assert resolved.returncode == 0, resolved.stderr
+    (tmp_path / "ten.yaml").write_text(resolved.stdout, encoding="utf-8")
+    drawn = {}
+    for name, args in {"set": ("spec/alexnet.yaml", "--set", "num_classes=10"), "file": (str(tmp_path / "ten.yaml"),),
+                       "plain": ("spec/alexnet.yaml",)}.items():
+        result = alexgen_cli("diagram", *args, "-o", str(tmp_path / f"{name}.svg"))
+        assert result.returncode == 0, result.stderr
+        drawn[name] = (tmp_path / f"{name}.svg").read_bytes()
+    assert drawn["set"] == drawn["file"] != drawn["plain"]
+    bad = alexgen_cli("diagram", "spec/alexnet.yaml", "--set", "layers.nope.units=3", "-o", str(tmp_path / "bad.svg"))
+    assert bad.returncode == 2 and "--set layers.nope.units: no layer named 'nope'" in bad.stderr
+    assert not (tmp_path / "bad.svg").exists()

@@ -247,3 +247,18 @@ def test_diff_imports_no_framework_and_no_matplotlib() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_cli_set_applies_to_both_and_set_a_b_to_one_side(alexgen_cli) -> None:
+    one_side = alexgen_cli("diff", "spec/alexnet.yaml", "spec/alexnet.yaml", "--set-b", "num_classes=10",
+                           "--format", "json")
+    assert one_side.returncode == 0, one_side.stderr
+    assert json.loads(one_side.stdout)["totals"]["params"]["delta"] == -(4096 + 1) * (1000 - 10)
+    reverse = alexgen_cli("diff", "spec/alexnet.yaml", "spec/alexnet.yaml", "--set-a", "num_classes=10",
+                          "--format", "json")
+    assert json.loads(reverse.stdout)["totals"]["params"]["delta"] == (4096 + 1) * (1000 - 10)
+    both = alexgen_cli("diff", "spec/alexnet.yaml", "spec/alexnet.yaml", "--set", "num_classes=10", "--format", "json")
+    totals = json.loads(both.stdout)["totals"]["params"]
+    assert (totals["delta"], totals["a"]) == (0, 62_378_344 - (4096 + 1) * 990)
+    bad = alexgen_cli("diff", "spec/alexnet.yaml", "spec/alexnet.yaml", "--set-b", "layers.nope.units=3")
+    assert bad.returncode == 2 and "--set layers.nope.units: no layer named 'nope'" in bad.stderr
