@@ -114,6 +114,15 @@ class ParamTable:
                 )
             elif len(self.first) >= MAX_PARAMS and name not in self.first:
                 self.problems.append(diagnostic(at, f"more than {MAX_PARAMS} parameters"))
+            elif (changed := _retyped(self.raw.get(name), node)) is not None:
+                self.problems.append(
+                    diagnostic(
+                        node.at,
+                        f"parameter '{name}' is {_article(changed)} in its base (declared at "
+                        f"{shown(self.first[name].at)}); got {node.value!r}",
+                        "a variant may change a parameter's default, not its type",
+                    )
+                )
             else:
                 self.first.setdefault(name, node)
                 self.raw[name] = node
@@ -271,6 +280,14 @@ class _Cycle(Exception):
 
 class _Invalid(Exception):
     """A parameter whose own value is invalid (already reported)."""
+
+
+def _retyped(base: PNode | None, node: PNode) -> str | None:
+    """The base declaration's type when a variant's plain default has another one (an int may become a float)."""
+    if base is None or any(isinstance(n.value, str) and "${" in n.value for n in (base, node)):
+        return None
+    before, after = _type_name(base.value), _type_name(node.value)
+    return None if after == before or (before, after) == ("float", "int") else before
 
 
 def _article(kind: str) -> str:

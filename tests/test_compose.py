@@ -580,3 +580,22 @@ def test_the_documented_variant_examples_resolve(tmp_path: Path) -> None:
     assert load_graph(tmp_path / "variant.yaml").output.shape == (5,)
     blocks_graph = load_graph(tmp_path / "vgg_blocks.yaml")
     assert [n.name for n in blocks_graph.nodes][:3] == ["block1_conv1", "block1_conv2", "block1_pool"]
+
+
+@pytest.mark.parametrize(("default", "error"), [("2.5", "an integer"), ("'ten'", "an integer"), ("true", "an integer"),
+                                                ("12", None)])
+def test_a_variant_may_change_a_params_default_but_not_its_type(tmp_path: Path, default: str,
+                                                                error: str | None) -> None:
+    (tmp_path / "base.yaml").write_text("alexgen: 1\nname: base\ninput_shape: [8, 8, 3]\nparams:\n  n: 10\n"
+                                        "layers:\n  - {type: flatten}\n  - {type: dense, units: '${n}'}\n")
+    variant = tmp_path / "var.yaml"
+    variant.write_text(f"alexgen: 1\nextends: base.yaml\nname: var\nparams:\n  n: {default}\n")
+    if error is None:
+        assert load_graph(variant).node("dense_1").shape == (12,)
+        return
+    with pytest.raises(SpecError) as info:
+        load_graph(variant)
+    (problem,) = [d for d in info.value.diagnostics if d.level == "error"]
+    assert (Path(problem.file).name, problem.line, problem.column) == ("var.yaml", 5, 6)
+    assert f"parameter 'n' is {error} in its base (declared at " in problem.message
+    assert "base.yaml:5" in problem.message
