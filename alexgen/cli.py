@@ -480,7 +480,10 @@ def train(spec: str, target: str | None, data: str | None, epochs: int | None, b
         sys.exit(compare_command(graph, Path(spec).as_posix(), flags))
     if target is not None:
         require_or_exit("train", {target})
+    from alexgen.quiet import quiet_training_warnings
     from alexgen.train.command import train_command
+
+    quiet_training_warnings()
 
     sys.exit(train_command(graph, Path(spec).as_posix(), flags, out=out, resume=resume,
                            tracker_name="tensorboard" if tensorboard and tracker is None else tracker))

@@ -15,7 +15,17 @@ QUIET_DEFAULTS = {
 }
 
 
+USER_CHOSEN = {name for name in QUIET_DEFAULTS if name in os.environ}  # what the user set before alexgen ran
+
+
 def quiet_framework_startup() -> None:
     """Set the quiet defaults in os.environ, keeping every value the user has set."""
     for name, value in QUIET_DEFAULTS.items():
         os.environ.setdefault(name, value)
+
+
+def quiet_training_warnings() -> None:
+    """Also hide TensorFlow's C++ warnings (unless the user chose a level): when a tf.data worker fails, the
+    kernel logs the Python traceback as a warning, and alexgen reports the error itself in one line."""
+    if "TF_CPP_MIN_LOG_LEVEL" not in USER_CHOSEN:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"

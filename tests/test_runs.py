@@ -173,3 +173,20 @@ def test_wandb_tracker_offline(tmp_path: Path, monkeypatch) -> None:
     tracker.close()
     runs = list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(runs) == 1 and runs[0].stat().st_size > 0
+
+
+def test_mlflow_tracker_writes_an_sqlite_store_in_the_run_folder(tmp_path: Path, monkeypatch) -> None:
+    mlflow = pytest.importorskip("mlflow")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    tracker = make_tracker("mlflow", tmp_path, run_name="r", framework="pytorch")
+    tracker.log_config({"optimizer": {"type": "sgd"}})
+    for record in RECORDS:
+        tracker.log_metrics(record, record["epoch"])
+    tracker.close()
+    assert (tmp_path / "mlflow.db").is_file()
+    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{(tmp_path / 'mlflow.db').as_posix()}")
+    (run,) = client.search_runs([client.get_experiment_by_name("alexgen").experiment_id])
+    assert run.info.run_name == "r" and run.data.params["optimizer.type"] == "sgd"
+    history = client.get_metric_history(run.info.run_id, "val_accuracy")
+    assert [(m.step, m.value) for m in history] == [(1, 0.625), (2, 0.75)]
+    assert run.info.artifact_uri.startswith((tmp_path / "mlartifacts").resolve().as_uri())

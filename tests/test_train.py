@@ -263,6 +263,66 @@ def test_bad_data_is_a_clear_error_and_writes_no_run(tiny: Path, tmp_path: Path,
     assert not out.exists()
 
 
+def truncated_folder(root: Path, split: str) -> str:
+    """A train/val(/test) folder whose `split` holds a JPEG cut in half: its header reads, its pixels do not."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("train", "val", "test"):
+        for label in ("cat", "dog"):
+            (root / name / label).mkdir(parents=True)
+            for i in range(4):
+                pixels = rng.integers(0, 256, (12, 12), dtype=np.uint8)
+                Image.fromarray(pixels, "L").save(root / name / label / f"{i}.png")
+    broken = root / split / "dog" / "broken.jpg"
+    Image.fromarray(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)).save(broken)
+    broken.write_bytes(broken.read_bytes()[: broken.stat().st_size // 2])
+    return f"folder:{root}"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_an_image_that_fails_mid_epoch_is_one_line_and_removes_the_new_run(
+    tiny: Path, tmp_path: Path, target: str
+) -> None:
+    source = truncated_folder(tmp_path / "images", "train")
+    out = tmp_path / "run"
+    if target == "keras":
+        out.mkdir()  # an empty --out that was there before stays, empty
+    result = train(tiny, "--target", target, "--data", source, "--epochs", "2", "--batch-size", "4", "--out", out)
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("alexgen: error:")]
+    broken = tmp_path / "images" / "train" / "dog" / "broken.jpg"
+    assert len(errors) == 1 and errors[0].startswith(f"alexgen: error: {broken}: the image does not decode (")
+    assert "Traceback" not in result.output and "Caught DataError" not in result.output
+    assert "no epoch finished, so the new run folder was removed" in result.stderr
+    assert (list(out.iterdir()) == []) if target == "keras" else not out.exists()
+
+
+def test_an_image_that_fails_after_an_epoch_keeps_the_epochs_done(tiny: Path, tmp_path: Path) -> None:
+    source = truncated_folder(tmp_path / "images", "test")  # read when scoring the test split, after training
+    out = tmp_path / "run"
+    result = train(tiny, "--target", "pytorch", "--data", source, "--epochs", "1", "--batch-size", "4", "--out", out)
+    assert result.exit_code == 2 and "broken.jpg: the image does not decode" in result.stderr
+    assert f"keeps its checkpoint after epoch 1; fix the data and continue with --resume {out}" in result.stderr
+    assert len(json.loads((out / "metrics.json").read_text())["epochs"]) == 1
+    assert (out / "checkpoint" / "state.json").is_file() and not (out / "summary.json").exists()
+
+
+def test_a_tracker_or_strategy_that_cannot_start_writes_no_run(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alexgen.runs import trackers
+
+    monkeypatch.setitem(trackers.LIBRARIES, "wandb", "alexgen_no_such_package")
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    out = tmp_path / "run"
+    result = train(tiny, "--target", "pytorch", "--data", "synthetic:8", "--tracker", "wandb", "--out", out)
+    assert result.exit_code == 2 and "needs the 'alexgen_no_such_package' package" in result.stderr
+    result = train(tiny, "--target", "keras", "--data", "synthetic:8", "--strategy", "multiworker", "--out", out)
+    assert result.exit_code == 2 and "--strategy multiworker needs TF_CONFIG" in result.stderr
+    assert not out.exists()
+
+
 def test_a_new_run_needs_a_target(tiny: Path, tmp_path: Path) -> None:
     result = train(tiny, "--data", "digits", "--out", tmp_path / "run")
     assert result.exit_code == 2 and "--target keras or --target pytorch" in result.stderr

@@ -4,7 +4,7 @@ Nothing here imports torch or tensorflow at import time; the adapters import the
 """
 
 from alexgen.data.augment import Transform, transforms
-from alexgen.data.base import ArraySplit, Data, DataError, FileSplit, Split, epoch_order
+from alexgen.data.base import ArraySplit, Data, DataError, FileSplit, Split, epoch_order, unwrap_data_error
 from alexgen.data.sources import load_data, parse_source
 
 __all__ = [
@@ -18,4 +18,5 @@ __all__ = [
     "load_data",
     "parse_source",
     "transforms",
+    "unwrap_data_error",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -15,6 +16,15 @@ Shape = tuple[int, int, int]
 
 class DataError(Exception):
     """A data source that cannot be read: the message says what is wrong and how to fix it."""
+
+
+WRAPPED_DATA_ERROR = re.compile(r"DataError: (.+)")
+
+
+def unwrap_data_error(text: str) -> str | None:
+    """The message of a DataError that a DataLoader worker or tf.data passed on as traceback text (None: none)."""
+    found = WRAPPED_DATA_ERROR.findall(text)
+    return found[-1].strip() if found else None
 
 
 def require(module: str, package: str, extra: str = "train") -> ModuleType:

@@ -5,7 +5,7 @@ Nothing here imports torch, tensorflow or matplotlib at import time.
 
 from alexgen.runs.folder import RunError, RunFolder, spec_hash, versions
 from alexgen.runs.progress import EpochProgress
-from alexgen.runs.trackers import TRACKERS, Tracker, TrackerError, make_tracker
+from alexgen.runs.trackers import TRACKERS, Tracker, TrackerError, check_tracker, make_tracker
 
 __all__ = [
     "TRACKERS",
@@ -14,6 +14,7 @@ __all__ = [
     "RunFolder",
     "Tracker",
     "TrackerError",
+    "check_tracker",
     "make_tracker",
     "spec_hash",
     "versions",

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import platform
+import shutil
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -94,6 +95,7 @@ class RunFolder:
     spec_hash: str
     history: list[dict[str, Any]] = field(default_factory=list)
     plot: bool = True
+    created: bool = False  # create() made the folder itself (it did not exist before)
 
     @classmethod
     def create(cls, path: Path, spec_hash: str, config: dict[str, Any], plot: bool = True) -> RunFolder:
@@ -107,10 +109,20 @@ class RunFolder:
                 f"{path}: already holds {what} ({', '.join(taken[:5])}{', ...' if len(taken) > 5 else ''}); "
                 f"nothing was overwritten. Continue a run with --resume {path}, or choose a new or empty --out"
             )
+        created = not path.exists()
         path.mkdir(parents=True, exist_ok=True)
         resolved = {"spec_hash": spec_hash, "versions": versions(), **config}
         write_atomic(path / CONFIG, yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
-        return cls(path, spec_hash, [], plot)
+        return cls(path, spec_hash, [], plot, created)
+
+    def discard(self) -> None:
+        """Undo create() of a run that recorded no epoch: the folder is removed, or emptied when it was there."""
+        if self.history:
+            raise RunError(f"{self.path}: holds {self.last_epoch} trained epochs; it is not discarded")
+        for item in self.path.iterdir():
+            shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
+        if self.created:
+            self.path.rmdir()
 
     @classmethod
     def resume(cls, path: Path, spec_hash: str, plot: bool = True) -> RunFolder:

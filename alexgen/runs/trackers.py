@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -37,6 +38,23 @@ def needs(module: str, package: str) -> ModuleType:
             f"the {package} tracker needs the '{package}' package, which is not installed: "
             f"pip install {package} (or pip install 'alexgen[{package}]')"
         ) from exc
+
+
+LIBRARIES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
+
+
+def check_tracker(name: str | None) -> None:
+    """TrackerError now, before a run folder exists, for an unknown tracker or one whose library is missing."""
+    if name is None:
+        return
+    if name not in LIBRARIES:
+        raise TrackerError(f"unknown tracker '{name}'; use one of {', '.join(TRACKERS)}")
+    package = LIBRARIES[name]
+    if importlib.util.find_spec(package) is None:  # found without importing it (wandb alone takes seconds)
+        raise TrackerError(
+            f"the {name} tracker needs the '{package}' package, which is not installed: "
+            f"pip install {package} (or pip install 'alexgen[{package}]'); nothing was written"
+        )
 
 
 def numbers(metrics: dict[str, Any]) -> dict[str, float]:
@@ -126,13 +144,21 @@ class WandbTracker:
         self.run.finish()
 
 
+def mlflow_store(run_dir: Path) -> str:
+    """RUN_DIR/mlflow.db as an SQLite tracking URI (MLflow 3 refuses a plain folder store)."""
+    return "sqlite:///" + (run_dir / "mlflow.db").resolve().as_posix()  # sqlite:////abs/path on POSIX
+
+
 class MlflowTracker:
-    """An MLflow run; a file store in RUN_DIR/mlruns unless MLFLOW_TRACKING_URI points elsewhere."""
+    """An MLflow run in RUN_DIR/mlflow.db (artifacts in RUN_DIR/mlartifacts) unless MLFLOW_TRACKING_URI is set."""
 
     def __init__(self, run_dir: Path, name: str, project: str) -> None:
         self.mlflow = needs("mlflow", "mlflow")
         if not os.environ.get("MLFLOW_TRACKING_URI"):
-            self.mlflow.set_tracking_uri((run_dir / "mlruns").resolve().as_uri())
+            self.mlflow.set_tracking_uri(mlflow_store(run_dir))
+            if self.mlflow.get_experiment_by_name(project) is None:
+                artifacts = (run_dir / "mlartifacts").resolve().as_uri()
+                self.mlflow.create_experiment(project, artifact_location=artifacts)
         self.mlflow.set_experiment(project)
         self.run = self.mlflow.start_run(run_name=name)
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from alexgen.data import Data, DataError, load_data
 from alexgen.graph import Graph
-from alexgen.runs import RunError, RunFolder, Tracker, make_tracker, spec_hash
+from alexgen.runs import RunError, RunFolder, Tracker, check_tracker, make_tracker, spec_hash
 from alexgen.train.common import Outcome, Plan, read_state
-from alexgen.train.distributed import Ranks, torchrun_ranks
+from alexgen.train.distributed import Ranks, check_strategy, torchrun_ranks
 from alexgen.train.settings import Settings, resolve_settings
 from alexgen.weights import WeightsError
 
@@ -67,14 +67,22 @@ def config(graph: Graph, spec_path: str, settings: Settings, data: Data) -> dict
 
 
 def prepare(
-    graph: Graph, spec_path: str, flags: dict[str, Any], out: str | None, resume: str | None, ranks: Ranks
+    graph: Graph,
+    spec_path: str,
+    flags: dict[str, Any],
+    out: str | None,
+    resume: str | None,
+    ranks: Ranks,
+    tracker_name: str | None = None,
 ) -> tuple[Settings, Data, RunFolder, int]:
     """Settings, data and the run folder with the epochs already done; raises before writing on bad input."""
     digest = spec_hash(graph.spec)
+    check_tracker(tracker_name)
     if resume is not None:
         folder = RunFolder.resume(Path(resume), digest)
         saved = folder.config.get("settings") or {}
         settings = resolve_settings(graph, flags, saved)
+        check_strategy(settings.strategy)
         state = read_state(folder.path)
         if state.get("target") != settings.target:
             raise RunError(f"{resume}: its checkpoint is a {state.get('target')} checkpoint, not {settings.target}")
@@ -83,6 +91,7 @@ def prepare(
             folder.truncate(state["epoch"])
         return settings, data, folder, int(state["epoch"])
     settings = resolve_settings(graph, flags)
+    check_strategy(settings.strategy)
     path = Path(out) if out else default_out(graph.name, settings.target)
     if ranks.lead and taken(path):
         RunFolder.create(path, digest, {})  # raises RunError, saying why, without writing
@@ -126,6 +135,19 @@ def summary(plan: Plan, outcome: Outcome, seconds: float, ranks: Ranks) -> dict[
     return body
 
 
+def after_failure(folder: RunFolder, *, fresh: bool, tracker: Tracker | None) -> str:
+    """Remove a new run folder in which no epoch finished, else keep its checkpoints; says which it did."""
+    if tracker is not None:
+        tracker.close()
+    if fresh and not folder.history:
+        folder.discard()
+        return f"{folder.path}: no epoch finished, so the new run folder was removed; nothing else was written"
+    return (
+        f"{folder.path}: keeps its checkpoint after epoch {folder.last_epoch}; fix the data and continue with "
+        f"--resume {folder.path}"
+    )
+
+
 def train_command(
     graph: Graph,
     spec_path: str,
@@ -140,14 +162,18 @@ def train_command(
     began = time.perf_counter()
     ranks = torchrun_ranks()
     try:
-        settings, data, folder, start = prepare(graph, spec_path, flags, out, resume, ranks)
-        if start >= settings.epochs:
-            say(
-                f"{folder.path}: already trained {start} of {settings.epochs} epochs; nothing to do "
-                f"(pass --epochs N with N > {start} to train more)"
-            )
-            return EXIT_OK
-        tracker: Tracker | None = None
+        settings, data, folder, start = prepare(graph, spec_path, flags, out, resume, ranks, tracker_name)
+    except (DataError, RunError, WeightsError) as exc:
+        say(f"alexgen: error: {exc}")
+        return EXIT_INVALID
+    if start >= settings.epochs:
+        say(
+            f"{folder.path}: already trained {start} of {settings.epochs} epochs; nothing to do "
+            f"(pass --epochs N with N > {start} to train more)"
+        )
+        return EXIT_OK
+    tracker: Tracker | None = None
+    try:
         if ranks.lead:
             tracker = make_tracker(tracker_name, folder.path, run_name=folder.path.name, framework=settings.target)
             tracker.log_config({"spec": spec_path, **settings.as_config()})
@@ -160,6 +186,8 @@ def train_command(
         outcome = run_loop(plan)
     except (DataError, RunError, WeightsError) as exc:
         say(f"alexgen: error: {exc}")
+        if ranks.lead:
+            say(after_failure(folder, fresh=resume is None, tracker=tracker))
         return EXIT_INVALID
     if ranks.lead:
         seconds = time.perf_counter() - began

@@ -74,19 +74,24 @@ def stop_torch(ranks: Ranks) -> None:
         dist.destroy_process_group()
 
 
+def check_strategy(name: str) -> None:
+    """RunError for a strategy that cannot start here (checked before the run folder is made)."""
+    if name not in ("none", "mirrored", "multiworker"):
+        raise RunError(f"unknown --strategy {name}; use none, mirrored or multiworker")
+    if name == "multiworker" and "TF_CONFIG" not in os.environ:
+        raise RunError("--strategy multiworker needs TF_CONFIG describing the workers (see docs/training.md)")
+
+
 def keras_strategy(name: str) -> Any:
     """The tf.distribute strategy called `name` ('none': None)."""
+    check_strategy(name)
     if name == "none":
         return None
     import tensorflow as tf
 
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
-    if name == "multiworker":
-        if "TF_CONFIG" not in os.environ:
-            raise RunError("--strategy multiworker needs TF_CONFIG describing the workers (see docs/training.md)")
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise RunError(f"unknown --strategy {name}; use none, mirrored or multiworker")
+    return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 def keras_lead(strategy: Any) -> bool:

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from alexgen import weights as w
-from alexgen.data import transforms
+from alexgen.data import DataError, transforms, unwrap_data_error
 from alexgen.data.tf_adapter import TfPipeline
 from alexgen.frameworks import generated_module
 from alexgen.runs import EpochProgress
@@ -241,5 +241,11 @@ class KerasTrainer:
 
 
 def train(plan: Plan) -> Outcome:
-    """Run the plan with the generated Keras module."""
-    return KerasTrainer(plan).fit()
+    """Run the plan with the generated Keras module; an image that fails to decode mid-epoch is a DataError."""
+    try:
+        return KerasTrainer(plan).fit()
+    except tf.errors.OpError as exc:  # tf.data passes the loader's DataError on as text inside an op error
+        message = unwrap_data_error(exc.message)
+        if message is None:
+            raise
+        raise DataError(message) from None

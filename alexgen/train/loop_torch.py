@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from alexgen import weights as w
-from alexgen.data import transforms
+from alexgen.data import DataError, transforms, unwrap_data_error
 from alexgen.data.torch_adapter import set_epoch, torch_loader
 from alexgen.frameworks import generated_module
 from alexgen.train import common
@@ -264,5 +264,8 @@ class TorchTrainer:
 
 
 def train(plan: common.Plan) -> common.Outcome:
-    """Run the plan with the generated PyTorch module."""
-    return TorchTrainer(plan).fit()
+    """Run the plan with the generated PyTorch module; a DataError from a loader worker keeps only its message."""
+    try:
+        return TorchTrainer(plan).fit()
+    except DataError as exc:  # a DataLoader worker re-raises it with the worker's traceback in the message
+        raise DataError(unwrap_data_error(str(exc)) or str(exc)) from None
