@@ -465,6 +465,47 @@ def test_keras_trains_under_mirrored_strategy(tiny: Path, tmp_path: Path) -> Non
     assert (out / "final.weights.h5").is_file()
 
 
+def free_ports(count: int) -> list[int]:
+    """Ports the system has just handed out as free (closed again, for the workers to bind)."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_keras_multiworker_trains_as_one_process_on_the_same_global_batches(tiny_plain: Path, tmp_path: Path) -> None:
+    workers = [f"localhost:{port}" for port in free_ports(2)]
+    out, single = tmp_path / "run", tmp_path / "single"
+    options = ["--target", "keras", "--data", "synthetic:64", "--batch-size", "16", "--epochs", "2"]
+    command = [sys.executable, "-m", "alexgen", "train", str(tiny_plain), *options, "--out", str(out)]
+    processes = []
+    for index in range(2):
+        config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        env = {**os.environ, "TF_CONFIG": json.dumps(config), "OMP_NUM_THREADS": "1"}
+        processes.append(
+            subprocess.Popen(
+                [*command, "--strategy", "multiworker"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+            )
+        )
+    errors = [p.communicate(timeout=240)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], errors[0][-3000:] + errors[1][-3000:]
+    assert errors[0].count("epoch 2/2:") == 1 and "epoch" not in errors[1]  # the chief alone reports and writes
+    assert train(tiny_plain, *options, "--out", single).exit_code == 0
+    distributed, alone = epochs_of(out), epochs_of(single)
+    for both in zip(distributed, alone, strict=True):
+        for key in ("loss", "val_loss", "accuracy", "val_accuracy"):
+            assert both[0][key] == pytest.approx(both[1][key], rel=1e-5), key
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["world_size"] == 2 and yaml_settings(out)["strategy"] == "multiworker"
+    alone_summary = json.loads((single / "summary.json").read_text())
+    assert summary["test_loss"] == pytest.approx(alone_summary["test_loss"], rel=1e-5)
+
+
 def test_strategy_is_refused_for_pytorch(tiny: Path, tmp_path: Path) -> None:
     result = train(tiny, "--target", "pytorch", "--strategy", "mirrored", "--out", tmp_path / "run")
     assert result.exit_code == 2 and "torchrun" in result.stderr

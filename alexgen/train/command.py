@@ -11,7 +11,7 @@ from alexgen.data import Data, DataError, load_data
 from alexgen.graph import Graph
 from alexgen.runs import RunError, RunFolder, Tracker, check_tracker, make_tracker, spec_hash
 from alexgen.train.common import Outcome, Plan, read_state
-from alexgen.train.distributed import Ranks, check_strategy, torchrun_ranks
+from alexgen.train.distributed import Ranks, check_strategy, job_ranks
 from alexgen.train.settings import Settings, resolve_settings
 from alexgen.weights import WeightsError
 
@@ -72,10 +72,9 @@ def prepare(
     flags: dict[str, Any],
     out: str | None,
     resume: str | None,
-    ranks: Ranks,
     tracker_name: str | None = None,
-) -> tuple[Settings, Data, RunFolder, int]:
-    """Settings, data and the run folder with the epochs already done; raises before writing on bad input."""
+) -> tuple[Settings, Data, RunFolder, int, Ranks]:
+    """Settings, data, the run folder, the epochs already done and this process's ranks; raises before writing."""
     digest = spec_hash(graph.spec)
     check_tracker(tracker_name)
     if resume is not None:
@@ -83,22 +82,24 @@ def prepare(
         saved = folder.config.get("settings") or {}
         settings = resolve_settings(graph, flags, saved)
         check_strategy(settings.strategy)
+        ranks = job_ranks(settings.strategy)
         state = read_state(folder.path)
         if state.get("target") != settings.target:
             raise RunError(f"{resume}: its checkpoint is a {state.get('target')} checkpoint, not {settings.target}")
         data = load(graph, settings)
         if ranks.lead and folder.last_epoch > state["epoch"]:
             folder.truncate(state["epoch"])
-        return settings, data, folder, int(state["epoch"])
+        return settings, data, folder, int(state["epoch"]), ranks
     settings = resolve_settings(graph, flags)
     check_strategy(settings.strategy)
+    ranks = job_ranks(settings.strategy)
     path = Path(out) if out else default_out(graph.name, settings.target)
     if ranks.lead and taken(path):
         RunFolder.create(path, digest, {})  # raises RunError, saying why, without writing
     data = load(graph, settings)
     if not ranks.lead:  # rank 0 writes the folder; the others only need to know where it is
-        return settings, data, RunFolder(path, digest, plot=False), 0
-    return settings, data, RunFolder.create(path, digest, config(graph, spec_path, settings, data)), 0
+        return settings, data, RunFolder(path, digest, plot=False), 0, ranks
+    return settings, data, RunFolder.create(path, digest, config(graph, spec_path, settings, data)), 0, ranks
 
 
 def run_loop(plan: Plan) -> Outcome:
@@ -160,9 +161,8 @@ def train_command(
 ) -> int:
     """Train SPEC as `alexgen train` does; the exit code (2 on bad input, with nothing overwritten)."""
     began = time.perf_counter()
-    ranks = torchrun_ranks()
     try:
-        settings, data, folder, start = prepare(graph, spec_path, flags, out, resume, ranks, tracker_name)
+        settings, data, folder, start, ranks = prepare(graph, spec_path, flags, out, resume, tracker_name)
     except (DataError, RunError, WeightsError) as exc:
         say(f"alexgen: error: {exc}")
         return EXIT_INVALID

@@ -7,6 +7,7 @@ and only rank 0 writes. Keras: `--strategy mirrored` (the local devices) or `mul
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,28 @@ def torchrun_ranks() -> Ranks:
         return Ranks()
     environ = os.environ
     return Ranks(int(environ.get("RANK", "0")), int(environ["WORLD_SIZE"]), int(environ.get("LOCAL_RANK", "0")))
+
+
+def tf_config_ranks() -> Ranks:
+    """This worker's place in the TF_CONFIG cluster: the chief (or worker 0 when there is none) is rank 0."""
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG", ""))
+        cluster, task = config["cluster"], config["task"]
+        chiefs, workers = list(cluster.get("chief", [])), list(cluster.get("worker", []))
+        kind, index = str(task["type"]), int(task["index"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RunError(f"TF_CONFIG is not a cluster description with a task ({exc}); see docs/training.md") from exc
+    if kind not in ("chief", "worker") or index >= len(cluster.get(kind, [])):
+        raise RunError(f"TF_CONFIG: task {kind} {index} is not in the cluster's chief or worker list")
+    rank = index if kind == "chief" else len(chiefs) + index
+    return Ranks(rank, len(chiefs) + len(workers), 0)
+
+
+def job_ranks(strategy: str) -> Ranks:
+    """This process's ranks: from torchrun's environment, or from TF_CONFIG under --strategy multiworker."""
+    if strategy == "multiworker":
+        return tf_config_ranks()
+    return torchrun_ranks()
 
 
 def per_rank_batch(batch_size: int, ranks: Ranks) -> int:
@@ -78,8 +101,10 @@ def check_strategy(name: str) -> None:
     """RunError for a strategy that cannot start here (checked before the run folder is made)."""
     if name not in ("none", "mirrored", "multiworker"):
         raise RunError(f"unknown --strategy {name}; use none, mirrored or multiworker")
-    if name == "multiworker" and "TF_CONFIG" not in os.environ:
-        raise RunError("--strategy multiworker needs TF_CONFIG describing the workers (see docs/training.md)")
+    if name == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise RunError("--strategy multiworker needs TF_CONFIG describing the workers (see docs/training.md)")
+        tf_config_ranks()
 
 
 def keras_strategy(name: str) -> Any:

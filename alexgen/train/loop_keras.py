@@ -36,6 +36,7 @@ from alexgen.train.common import (
     seed_everything,
 )
 from alexgen.train.distributed import keras_lead, keras_strategy
+from alexgen.train.keras_multiworker import prepare_multiworker
 
 LOGGED = ("loss", "accuracy", "top5_accuracy")
 CALLBACK_STATE = ("wait", "best", "cooldown_counter")  # ReduceLROnPlateau's memory between epochs
@@ -98,6 +99,10 @@ class KerasTrainer:
         self.callback_state: list[dict[str, Any]] = []
         with floatx(plan.dtype), self.scope():
             self.model = self.build()
+        if self.settings.strategy == "multiworker":  # Keras 3's fit needs two fixes under this strategy
+            classes = None if self.settings.sparse_labels else plan.num_classes
+            with floatx(plan.dtype):
+                prepare_multiworker(self.model, self.strategy, plan.data.input_shape, plan.dtype, classes)
 
     def scope(self) -> Any:
         """The strategy's scope (a no-op without one)."""
@@ -231,12 +236,12 @@ class KerasTrainer:
                     verbose=0,
                 )
             outcome = Outcome(self.recorder.history, {}, w.keras_to_neutral(plan.graph, self.model))
-            if self.recorder.lead:
+            if self.recorder.lead or self.strategy is not None:  # every worker takes part in predict's collectives
                 images = images_of_test_split(plan)
                 probabilities = self.model.predict(images, batch_size=settings.batch_size, verbose=0)
                 outcome.test = score_test(np.asarray(probabilities), plan.data.test.labels, settings.top5)
-                if plan.run is not None:
-                    self.save_weights("final")
+            if self.recorder.lead and plan.run is not None:
+                self.save_weights("final")
         return outcome
 
 
