@@ -2,7 +2,8 @@
 
 PyTorch: TorchTrainer.train_epoch (DataLoader over epoch_order, one-hot targets, generated loss + regularization,
 metric sums) against `for x, y in slices: zero_grad; loss_fn(model(x), y).backward(); step`. Keras: KerasTrainer's
-model.fit over the TfPipeline with its callbacks against `model.fit(x, y, batch_size)` on numpy arrays. Both
+model.fit over the TfPipeline with its callbacks against `model.fit(x, y, batch_size)` on numpy arrays and against
+`model.fit` over a minimal `from_tensor_slices(...).batch(...).prefetch(...)` pipeline. Both
 sides use the generated module of the spec and the same data; passes alternate and the best of each is kept.
 
 Run: python benchmarks/train_loop.py [--spec spec/alexnet_mnist.yaml] [--images 512] [--batch 32] [--repeat 3]
@@ -66,6 +67,8 @@ def torch_rows(plan: Plan, repeat: int) -> dict[str, float]:
 
 def keras_rows(plan: Plan, repeat: int) -> dict[str, float]:
     """The generated Keras loop (model.fit over tf.data with the recorder) against model.fit on numpy arrays."""
+    import tensorflow as tf
+
     from alexgen.train.loop_keras import EpochRecorder, KerasTrainer
 
     trainer = KerasTrainer(plan)
@@ -82,8 +85,14 @@ def keras_rows(plan: Plan, repeat: int) -> dict[str, float]:
     def by_hand() -> None:
         model.fit(x, y, batch_size=plan.settings.batch_size, epochs=1, shuffle=False, verbose=0)
 
-    generated(), by_hand()  # trace both once
-    return best_rates({"alexgen train loop": generated, "hand-written loop": by_hand}, len(x), repeat)
+    batches = tf.data.Dataset.from_tensor_slices((x, y)).batch(plan.settings.batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def by_hand_tf_data() -> None:
+        model.fit(batches, epochs=1, verbose=0)
+
+    generated(), by_hand(), by_hand_tf_data()  # trace each once
+    runs = {"alexgen train loop": generated, "hand-written loop": by_hand, "hand-written, tf.data": by_hand_tf_data}
+    return best_rates(runs, len(x), repeat)
 
 
 def main() -> None:

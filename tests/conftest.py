@@ -83,9 +83,9 @@ def alexgen_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     # the width is fixed: a terminal's, or the COLUMNS=80 that readline (loaded by pytest) exports to children
     env = {**os.environ, "COLUMNS": "100"}
 
-    def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "alexgen", *args], cwd=cwd, capture_output=True, text=True,
-                              encoding="utf-8", check=False, timeout=120, env=env)
+                              encoding="utf-8", check=False, timeout=timeout, env=env)
 
     return run
 
