@@ -144,6 +144,37 @@ def test_chain_edge_cases_pass_the_check(text: str, tmp_path: Path) -> None:
     assert forward_rows(rows)["fc"].passed
 
 
+DIVERGING = """\
+alexgen: 1
+name: diverging
+input_shape: [8, 8, 1]
+layers:
+  - {type: conv2d, name: conv1, filters: 4, kernel_size: 3, activation: relu}
+  - {type: flatten, name: flatten}
+  - {type: dense, name: fc, units: 16, activation: relu}
+  - {type: dense, name: predictions, units: 10, activation: softmax}
+training:
+  optimizer: {type: sgd, learning_rate: LR}
+  loss: categorical_crossentropy
+"""
+
+
+def test_steps_after_the_training_diverges_are_not_compared(tmp_path: Path) -> None:
+    path = tmp_path / "diverging.yaml"
+    path.write_text(DIVERGING.replace("LR", "1000.0"))
+    rows = run_check(load_graph(path), str(path), steps=5)
+    assert not failing(rows), describe(failing(rows))
+    (stopped,) = [row for row in rows if row.check.endswith("and later")]
+    step = int(stopped.check.split()[1])
+    assert 1 < step <= 5 and stopped.detail.startswith("not compared: the training diverged (Keras loss")
+    assert not [row for row in rows if row.check.startswith(f"step {step} ") and row is not stopped]
+    assert [row for row in rows if row.check.startswith(f"step {step - 1} (sgd, lr 1000) loss")]
+    path.write_text(DIVERGING.replace("LR", "0.01"))
+    calm = run_check(load_graph(path), str(path), steps=5)
+    assert not failing(calm) and not [row for row in calm if row.check.endswith("and later")]
+    assert [row for row in calm if row.check.startswith("step 5 (sgd, lr 0.01) loss")]
+
+
 # --- (b) the full-size specs, one subprocess each -----------------------------------------------------
 
 

@@ -305,6 +305,27 @@ def training_rows(
         return stepped_rows(graph, trainer, history, tensors, starts, x, keras_steps, tolerance)
 
 
+DIVERGED = 10.0  # a reference loss this many times the first step's: the training has diverged
+
+
+def diverged(first_loss: float, loss: float) -> bool:
+    """Whether the reference (Keras) training has left the range where two frameworks can be compared."""
+    return not np.isfinite(loss) or loss > DIVERGED * first_loss
+
+
+def diverged_row(tag: str, first_loss: float, loss: float, step: int) -> Row:
+    """Why this step and the ones after it are not compared."""
+    return Row(
+        f"{tag} and later",
+        True,
+        f"not compared: the training diverged (Keras loss {first_loss:.6g} at step 1, {loss:.6g} at step {step}). "
+        "From here rounding differences grow without bound, and a softmax probability that underflows to 0 is "
+        "scored differently by design (Keras on TensorFlow takes the loss from the logits; PyTorch's log of the "
+        "probability stops at -log(tiny)). Lower the learning rate (--set training.optimizer.learning_rate=...) "
+        "to compare more steps",
+    )
+
+
 def stepped_rows(
     graph: Graph,
     trainer: TorchTrainer,
@@ -325,10 +346,15 @@ def stepped_rows(
     before: Callable[[str], Array] = start
     extra, note = gradient_allowance(graph)
     rows: list[Row] = []
+    first_loss: float | None = None
     for step, reference in enumerate(keras_steps, start=1):
         tensors.clear()
         lr = float(trainer.optimizer.param_groups[0]["lr"])
         keras_lr, keras_loss = float(reference["lr"][0]), float(reference["loss"][0])
+        first_loss = keras_loss if first_loss is None else first_loss
+        if diverged(first_loss, keras_loss):
+            rows.append(diverged_row(f"step {step} ({name}, lr {keras_lr:g})", first_loss, keras_loss, step))
+            break
         history.begin(keras_lr, lr)
         loss = trainer.loss_and_backward()
         loss_abs, loss_rel = errors(np.array([keras_loss]), np.array([loss]))
