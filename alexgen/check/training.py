@@ -305,12 +305,14 @@ def training_rows(
         return stepped_rows(graph, trainer, history, tensors, starts, x, keras_steps, tolerance)
 
 
-DIVERGED = 10.0  # a reference loss this many times the first step's: the training has diverged
+# The most a float64 probability's log can contribute: a softmax output below tiny has underflowed to 0, where
+# PyTorch's log stops (clamped) while Keras on TensorFlow still scores the logits.
+LOSS_FLOOR = float(-np.log(np.finfo(np.float64).tiny))  # 708.4
 
 
-def diverged(first_loss: float, loss: float) -> bool:
-    """Whether the reference (Keras) training has left the range where two frameworks can be compared."""
-    return not np.isfinite(loss) or loss > DIVERGED * first_loss
+def diverged(loss: float, batch: int) -> bool:
+    """Whether the reference loss may include an underflowed softmax probability (or is not finite)."""
+    return not np.isfinite(loss) or loss * batch > LOSS_FLOOR
 
 
 def diverged_row(tag: str, first_loss: float, loss: float, step: int) -> Row:
@@ -318,11 +320,11 @@ def diverged_row(tag: str, first_loss: float, loss: float, step: int) -> Row:
     return Row(
         f"{tag} and later",
         True,
-        f"not compared: the training diverged (Keras loss {first_loss:.6g} at step 1, {loss:.6g} at step {step}). "
-        "From here rounding differences grow without bound, and a softmax probability that underflows to 0 is "
-        "scored differently by design (Keras on TensorFlow takes the loss from the logits; PyTorch's log of the "
-        "probability stops at -log(tiny)). Lower the learning rate (--set training.optimizer.learning_rate=...) "
-        "to compare more steps",
+        f"not compared: the training diverged (Keras loss {first_loss:.6g} at step 1, {loss:.6g} at step {step}), "
+        f"past where a softmax probability can underflow to 0 (batch loss over {LOSS_FLOOR:.1f} = -log(tiny)). "
+        "Such an example is scored differently by design: Keras on TensorFlow takes the loss from the logits, "
+        "PyTorch's log of the probability stops at -log(tiny); and rounding differences grow without bound. "
+        "Lower the learning rate (--set training.optimizer.learning_rate=...) to compare more steps",
     )
 
 
@@ -352,7 +354,7 @@ def stepped_rows(
         lr = float(trainer.optimizer.param_groups[0]["lr"])
         keras_lr, keras_loss = float(reference["lr"][0]), float(reference["loss"][0])
         first_loss = keras_loss if first_loss is None else first_loss
-        if diverged(first_loss, keras_loss):
+        if diverged(keras_loss, len(x)):
             rows.append(diverged_row(f"step {step} ({name}, lr {keras_lr:g})", first_loss, keras_loss, step))
             break
         history.begin(keras_lr, lr)
