@@ -456,6 +456,9 @@ def resolve(spec: str, fmt: str, show_params: bool, sets: tuple[str, ...]) -> No
               help="Also log to this experiment tracker (its library must be installed).")
 @click.option("--tensorboard", is_flag=True, help="TensorBoard event files in RUN_DIR/tensorboard (--tracker "
               "tensorboard).")
+@click.option("--emissions", metavar="COUNTRY", help="Measure energy and CO2 with codecarbon, offline, at the "
+              "grid carbon intensity of COUNTRY (ISO 3166 alpha-3: USA, FRA, ...): RUN_DIR/emissions.csv and "
+              "summary.json.")
 @click.option("--strategy", type=click.Choice(["none", "mirrored", "multiworker"]),
               help="Keras only: train under tf.distribute MirroredStrategy or MultiWorkerMirroredStrategy "
               "(TF_CONFIG). PyTorch: launch under torchrun instead.")
@@ -467,8 +470,8 @@ def resolve(spec: str, fmt: str, show_params: bool, sets: tuple[str, ...]) -> No
 @set_option
 def train(spec: str, target: str | None, data: str | None, epochs: int | None, batch_size: int | None,
           out: str | None, resume: str | None, seed: int | None, limit: int | None, tracker: str | None,
-          tensorboard: bool, strategy: str | None, workers: int | None, deterministic_compare: bool,
-          sets: tuple[str, ...]) -> None:
+          tensorboard: bool, emissions: str | None, strategy: str | None, workers: int | None,
+          deterministic_compare: bool, sets: tuple[str, ...]) -> None:
     """Train SPEC with the generated Keras or PyTorch module; metrics, curves and checkpoints in a run folder."""
     graph = load_or_exit(spec, sets=sets, writes=True)
     flags = {"target": target, "data": data, "epochs": epochs, "batch_size": batch_size, "seed": seed,
@@ -485,7 +488,7 @@ def train(spec: str, target: str | None, data: str | None, epochs: int | None, b
 
     quiet_training_warnings()
 
-    sys.exit(train_command(graph, Path(spec).as_posix(), flags, out=out, resume=resume,
+    sys.exit(train_command(graph, Path(spec).as_posix(), flags, out=out, resume=resume, emissions=emissions,
                            tracker_name="tensorboard" if tensorboard and tracker is None else tracker))
 
 

@@ -561,3 +561,38 @@ def test_tensorboard_flag_writes_event_files(tiny: Path, tmp_path: Path) -> None
         == 0
     )
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_emissions_are_measured_offline_into_the_run_folder(
+    tiny: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("codecarbon")
+    out = tmp_path / "run"
+    options = ["--data", "synthetic:32", "--epochs", "1", "--batch-size", "8", "--emissions", "FRA", "--out", out]
+    result = train(tiny, "--target", "pytorch", *options)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["energy_kwh"] > 0 and summary["emissions_kg_co2eq"] > 0
+    assert " Wh, " in result.stderr and "g CO2eq" in result.stderr
+    assert "codecarbon" not in result.stderr + capfd.readouterr().err  # its logging writes to the real stderr
+    with (out / "emissions.csv").open() as handle:
+        (row,) = list(__import__("csv").DictReader(handle))
+    assert row["country_iso_code"] == "FRA" and float(row["emissions"]) == pytest.approx(
+        summary["emissions_kg_co2eq"], rel=1e-6
+    )
+
+
+def test_emissions_country_and_library_are_checked_before_the_run_folder(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "run"
+    result = train(tiny, "--target", "pytorch", "--data", "synthetic:8", "--emissions", "France", "--out", out)
+    assert result.exit_code == 2 and "ISO 3166 alpha-3 code" in result.stderr
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "codecarbon" else real(name, *a))
+    result = train(tiny, "--target", "pytorch", "--data", "synthetic:8", "--emissions", "FRA", "--out", out)
+    assert result.exit_code == 2 and "pip install 'alexgen[emissions]'" in result.stderr
+    assert not out.exists()
+

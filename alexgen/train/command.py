@@ -10,6 +10,7 @@ from typing import Any
 from alexgen.data import Data, DataError, load_data
 from alexgen.graph import Graph
 from alexgen.runs import RunError, RunFolder, Tracker, check_tracker, make_tracker, spec_hash
+from alexgen.runs.emissions import Emissions, check_emissions
 from alexgen.train.common import Outcome, Plan, read_state
 from alexgen.train.distributed import Ranks, check_strategy, job_ranks
 from alexgen.train.settings import Settings, resolve_settings
@@ -73,10 +74,12 @@ def prepare(
     out: str | None,
     resume: str | None,
     tracker_name: str | None = None,
+    emissions: str | None = None,
 ) -> tuple[Settings, Data, RunFolder, int, Ranks]:
     """Settings, data, the run folder, the epochs already done and this process's ranks; raises before writing."""
     digest = spec_hash(graph.spec)
     check_tracker(tracker_name)
+    check_emissions(emissions)
     if resume is not None:
         folder = RunFolder.resume(Path(resume), digest)
         saved = folder.config.get("settings") or {}
@@ -136,10 +139,12 @@ def summary(plan: Plan, outcome: Outcome, seconds: float, ranks: Ranks) -> dict[
     return body
 
 
-def after_failure(folder: RunFolder, *, fresh: bool, tracker: Tracker | None) -> str:
+def after_failure(folder: RunFolder, *, fresh: bool, tracker: Tracker | None, meter: Emissions | None) -> str:
     """Remove a new run folder in which no epoch finished, else keep its checkpoints; says which it did."""
     if tracker is not None:
         tracker.close()
+    if meter is not None:
+        meter.stop()
     if fresh and not folder.history:
         folder.discard()
         return f"{folder.path}: no epoch finished, so the new run folder was removed; nothing else was written"
@@ -158,11 +163,12 @@ def train_command(
     resume: str | None = None,
     tracker_name: str | None = None,
     progress: bool | None = None,
+    emissions: str | None = None,
 ) -> int:
     """Train SPEC as `alexgen train` does; the exit code (2 on bad input, with nothing overwritten)."""
     began = time.perf_counter()
     try:
-        settings, data, folder, start, ranks = prepare(graph, spec_path, flags, out, resume, tracker_name)
+        settings, data, folder, start, ranks = prepare(graph, spec_path, flags, out, resume, tracker_name, emissions)
     except (DataError, RunError, WeightsError) as exc:
         say(f"alexgen: error: {exc}")
         return EXIT_INVALID
@@ -173,10 +179,12 @@ def train_command(
         )
         return EXIT_OK
     tracker: Tracker | None = None
+    meter: Emissions | None = None
     try:
         if ranks.lead:
             tracker = make_tracker(tracker_name, folder.path, run_name=folder.path.name, framework=settings.target)
             tracker.log_config({"spec": spec_path, **settings.as_config()})
+            meter = Emissions(folder.path, emissions) if emissions else None
             say(
                 f"training {graph.name} ({graph.total_params:,} parameters) with {settings.target} on {data.name}: "
                 f"{len(data.train)} train / {len(data.val)} val / {len(data.test)} test examples, epochs "
@@ -187,15 +195,19 @@ def train_command(
     except (DataError, RunError, WeightsError) as exc:
         say(f"alexgen: error: {exc}")
         if ranks.lead:
-            say(after_failure(folder, fresh=resume is None, tracker=tracker))
+            say(after_failure(folder, fresh=resume is None, tracker=tracker, meter=meter))
         return EXIT_INVALID
     if ranks.lead:
         seconds = time.perf_counter() - began
+        measured = meter.stop() if meter is not None else {}
+        outcome.extra.update(measured)
         path = folder.write_summary(summary(plan, outcome, seconds, ranks))
         if tracker is not None:
-            tracker.log_metrics({k: v for k, v in outcome.test.items()}, settings.epochs)
+            tracker.log_metrics({**outcome.test, **measured}, settings.epochs)
             tracker.close()
         shown = " · ".join(f"{k} {v:.4f}" for k, v in outcome.test.items())
+        if measured:
+            shown += f" · {measured['energy_kwh'] * 1000:.3g} Wh, {measured['emissions_kg_co2eq'] * 1000:.3g} g CO2eq"
         say(f"{shown} · {seconds:.1f} s; run folder {folder.path} ({path.name}, curves.png, best.safetensors)")
     return EXIT_OK
 
