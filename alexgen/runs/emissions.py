@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from alexgen.runs.trackers import TrackerError
+from alexgen.runs.trackers import TrackerError, not_installed
 
 EMISSIONS_CSV = "emissions.csv"
 COUNTRY = re.compile(r"[A-Z]{3}")
@@ -21,10 +21,7 @@ def check_emissions(country: str | None) -> None:
     if not COUNTRY.fullmatch(country):
         raise TrackerError(f"--emissions {country!r}: give the country's ISO 3166 alpha-3 code, e.g. USA, FRA, DEU")
     if importlib.util.find_spec("codecarbon") is None:
-        raise TrackerError(
-            "--emissions needs the 'codecarbon' package, which is not installed: pip install codecarbon "
-            "(or pip install 'alexgen[emissions]'); nothing was written"
-        )
+        raise not_installed("--emissions", "codecarbon", "emissions", "; nothing was written")
 
 
 class Emissions:

@@ -29,15 +29,20 @@ class Tracker(Protocol):
     def close(self) -> None: ...
 
 
+def not_installed(what: str, package: str, extra: str, after: str = "") -> TrackerError:
+    """The error for an optional library that is missing: what needs it and how to install it."""
+    return TrackerError(
+        f"{what} needs the '{package}' package, which is not installed: "
+        f"pip install {package} (or pip install 'alexgen[{extra}]'){after}"
+    )
+
+
 def needs(module: str, package: str) -> ModuleType:
     """Import a tracker's library, or raise TrackerError naming the package and the alexgen extra."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise TrackerError(
-            f"the {package} tracker needs the '{package}' package, which is not installed: "
-            f"pip install {package} (or pip install 'alexgen[{package}]')"
-        ) from exc
+        raise not_installed(f"the {package} tracker", package, package) from exc
 
 
 LIBRARIES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
@@ -51,10 +56,7 @@ def check_tracker(name: str | None) -> None:
         raise TrackerError(f"unknown tracker '{name}'; use one of {', '.join(TRACKERS)}")
     package = LIBRARIES[name]
     if importlib.util.find_spec(package) is None:  # found without importing it (wandb alone takes seconds)
-        raise TrackerError(
-            f"the {name} tracker needs the '{package}' package, which is not installed: "
-            f"pip install {package} (or pip install 'alexgen[{package}]'); nothing was written"
-        )
+        raise not_installed(f"the {name} tracker", package, package, "; nothing was written")
 
 
 def numbers(metrics: dict[str, Any]) -> dict[str, float]:

@@ -12,7 +12,7 @@ from alexgen.graph import Graph
 from alexgen.runs import RunError, RunFolder, Tracker, check_tracker, make_tracker, spec_hash
 from alexgen.runs.emissions import Emissions, check_emissions
 from alexgen.train.common import Outcome, Plan, read_state
-from alexgen.train.distributed import Ranks, check_strategy, job_ranks
+from alexgen.train.distributed import Ranks, job_ranks
 from alexgen.train.settings import Settings, resolve_settings
 from alexgen.weights import WeightsError
 
@@ -84,7 +84,6 @@ def prepare(
         folder = RunFolder.resume(Path(resume), digest)
         saved = folder.config.get("settings") or {}
         settings = resolve_settings(graph, flags, saved)
-        check_strategy(settings.strategy)
         ranks = job_ranks(settings.strategy)
         state = read_state(folder.path)
         if state.get("target") != settings.target:
@@ -94,7 +93,6 @@ def prepare(
             folder.truncate(state["epoch"])
         return settings, data, folder, int(state["epoch"]), ranks
     settings = resolve_settings(graph, flags)
-    check_strategy(settings.strategy)
     ranks = job_ranks(settings.strategy)
     path = Path(out) if out else default_out(graph.name, settings.target)
     if ranks.lead and taken(path):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alexgen.runs.folder import RunError
+from alexgen.train.settings import STRATEGIES
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ def tf_config_ranks() -> Ranks:
 
 def job_ranks(strategy: str) -> Ranks:
     """This process's ranks: from torchrun's environment, or from TF_CONFIG under --strategy multiworker."""
+    check_strategy(strategy)
     if strategy == "multiworker":
         return tf_config_ranks()
     return torchrun_ranks()
@@ -99,7 +101,7 @@ def stop_torch(ranks: Ranks) -> None:
 
 def check_strategy(name: str) -> None:
     """RunError for a strategy that cannot start here (checked before the run folder is made)."""
-    if name not in ("none", "mirrored", "multiworker"):
+    if name not in STRATEGIES:
         raise RunError(f"unknown --strategy {name}; use none, mirrored or multiworker")
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
