@@ -66,7 +66,7 @@ def torch_rows(plan: Plan, repeat: int) -> dict[str, float]:
 
 
 def keras_rows(plan: Plan, repeat: int) -> dict[str, float]:
-    """The generated Keras loop (model.fit over tf.data with the recorder) against model.fit on numpy arrays."""
+    """The generated Keras loop (model.fit over tf.data with the recorder) against model.fit on arrays and tf.data."""
     import tensorflow as tf
 
     from alexgen.train.loop_keras import EpochRecorder, KerasTrainer
